@@ -1,0 +1,46 @@
+/**
+ * The only module that loads and types @weightkit/core's addon.
+ * @internal
+ * @module
+ */
+import { type AddonBase, loadNativeAddon } from './native-loader.js';
+
+/** Kernel hints for a mapped range. */
+export type Advice = 'normal' | 'sequential' | 'random' | 'willneed' | 'dontneed';
+
+/** A read-only mapping of (a validated range of) one file. */
+export interface NativeMapping {
+  readonly size: number;
+  readonly fileSize: number;
+  readonly path: string | undefined;
+  readonly closed: boolean;
+  /** Bytes copied because this runtime forbids external buffers (0 on Node). */
+  readonly copiedBytes: number;
+  /** Zero-copy ArrayBuffer over [offset, offset+length) of the mapping. */
+  view(offset: number, length: number): ArrayBuffer;
+  advise(kind: Advice, offset?: number, length?: number): void;
+  /** Another handle on the same mapping with its own views. */
+  share(): NativeMapping;
+  /** Detaches this handle's views and drops its reference on the mapping. */
+  close(): void;
+}
+
+export interface MapOptions {
+  offset?: number;
+  length?: number;
+  populate?: boolean;
+}
+
+interface CoreAddon extends AddonBase {
+  openMapping(path: string, options?: MapOptions): Promise<NativeMapping>;
+  openMappingSync(path: string, options?: MapOptions): NativeMapping;
+  readonly pageSize: number;
+}
+
+let addon: CoreAddon | undefined;
+
+/** The core addon, loaded on first use. */
+export function coreAddon(): CoreAddon {
+  addon ??= loadNativeAddon<CoreAddon>(import.meta.url, 'weightkit_core');
+  return addon;
+}

@@ -1,0 +1,62 @@
+/**
+ * Typed errors shared by every weightkit package.
+ *
+ * Every refusal — a malformed file, a wrong argument, a full disk — is a
+ * {@link WeightkitError} whose {@link WeightkitError.code | code} is one of the
+ * stable strings in {@link ERROR_CODES}. Codes never change meaning; messages
+ * may be improved at any time, so match on `code`, not on `message`.
+ *
+ * @module
+ */
+
+/** Every error code weightkit uses, with what it means and what to do. */
+export const ERROR_CODES = {
+  WK_IO: 'The operating system refused a read, write, open or map. Check the path, permissions and device.',
+  WK_BAD_FORMAT: 'The bytes are not the format they claim to be (truncated, malformed or hostile). Re-export or re-download the file.',
+  WK_BAD_ARGUMENT: 'A function or command was called with an invalid argument or option. The message names it and what is allowed.',
+  WK_UNSUPPORTED: 'The input is valid but uses something weightkit does not handle (a dtype, a compression method, a platform feature).',
+  WK_BUDGET: 'A memory budget is too small for the request. The message states how much is needed.',
+  WK_LOCKED: 'Another process holds the file. Retry later or use another path.',
+  WK_CORRUPT: 'A file weightkit wrote failed an integrity check (checksum, fingerprint). It is rebuilt or refused, never served.',
+  WK_NOT_FOUND: 'No such file, tensor, entry or model. The message names what was looked for.',
+  WK_CLOSED: 'The object was used after close(). Reopen it.',
+  WK_NO_SPACE: 'The filesystem is full. Free space or choose another location; nothing already saved is lost.',
+  WK_DEVICE: 'The accelerator (real or emulated) reported a failure.',
+} as const;
+
+/** A stable error code; see {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error type weightkit throws for anything it refuses. */
+export class WeightkitError extends Error {
+  /** Stable machine-readable code, e.g. `WK_BAD_FORMAT`. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WeightkitError';
+    this.code = code in ERROR_CODES ? code : 'WK_IO';
+  }
+}
+
+/** True when `e` is a {@link WeightkitError} (optionally with the given code). */
+export function isWeightkitError(e: unknown, code?: ErrorCode): e is WeightkitError {
+  return e instanceof WeightkitError && (code === undefined || e.code === code);
+}
+
+/** Maps a Node.js system error (ENOENT, ENOSPC, ...) to a WeightkitError. */
+export function fromSystemError(e: unknown, what: string): WeightkitError {
+  if (e instanceof WeightkitError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const byErrno: Record<string, ErrorCode> = {
+    ENOENT: 'WK_NOT_FOUND',
+    ENOSPC: 'WK_NO_SPACE',
+    EDQUOT: 'WK_NO_SPACE',
+    ELOOP: 'WK_BAD_ARGUMENT',
+    EISDIR: 'WK_BAD_ARGUMENT',
+    ENOTDIR: 'WK_BAD_ARGUMENT',
+    EWOULDBLOCK: 'WK_LOCKED',
+  };
+  const code = (err?.code && byErrno[err.code]) || 'WK_IO';
+  return new WeightkitError(code, `${what}: ${err?.message ?? String(e)}`, { cause: e });
+}

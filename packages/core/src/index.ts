@@ -1,0 +1,46 @@
+/**
+ * @weightkit/core — the contracts every weightkit backend shares.
+ *
+ * - {@link WeightkitError} and the {@link ERROR_CODES} table;
+ * - dtypes ({@link dtypeInfo}), tensor descriptions and the validated {@link WeightCatalog};
+ * - {@link NamedDataMap}s: zero-copy views of safetensors ({@link SafetensorsMap}) and
+ *   TensorFlow.js ({@link TfjsMap}) weights, opened by {@link openNamedDataMap};
+ * - {@link BackendOptions}, the typed option registry;
+ * - the {@link WeightsCache} contract (implemented by @weightkit/xnnpack-cache);
+ * - {@link readFootprint}, the memory-footprint reader;
+ * - {@link FileMapping}, the read-only mapping everything above is built on.
+ *
+ * @packageDocumentation
+ */
+export { ERROR_CODES, WeightkitError, isWeightkitError, fromSystemError, type ErrorCode } from './errors.js';
+export {
+  DTYPES, DTYPE_TABLE, SAFETENSORS_DTYPES, TFJS_DTYPES, dtypeInfo, dtypeFromC10, dtypeFromSafetensors, dtypeFromTfjs,
+  isDType, safetensorsName, storageBytes, typedView, type DType, type DTypeInfo, type TypedArray,
+} from './dtype.js';
+export {
+  WeightCatalog, numelOf, validateTensorInfo, type CatalogOptions, type Quantization, type TensorInfo,
+} from './catalog.js';
+export type { NamedDataMap, WeightFormat } from './named-data-map.js';
+export {
+  SafetensorsMap, SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, readSafetensorsHeader,
+  readSafetensorsHeaderSync, safetensorsHeaderLength, type SafetensorsHeader, type SafetensorsOpenOptions,
+} from './safetensors.js';
+export {
+  TfjsMap, TFJS_MAX_MANIFEST_BYTES, dequantize, halfToFloat, parseTfjsManifest, readTfjsManifestSync,
+  type TfjsGroup, type TfjsManifest,
+} from './tfjs.js';
+export { openNamedDataMap, openNamedDataMapSync, sniffFormat } from './open.js';
+export {
+  BackendOptions, CORE_OPTIONS, envName, optionSpecs, parseOptionText, registerOption,
+  type OptionSpec, type OptionType,
+} from './options.js';
+export type { WeightsCache, WeightsCacheKey } from './weights-cache.js';
+export {
+  fileFootprint, parseSmaps, readFootprint, readFootprintAsync,
+  type Footprint, type FootprintCounts, type MappingFootprint,
+} from './footprint.js';
+export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js';
+export { loadNativeAddon, type AddonBase } from './native-loader.js';
+export {
+  safetensorsHeaderBytes, writeSafetensors, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
+} from './safetensors-writer.js';

@@ -1,0 +1,168 @@
+/**
+ * {@link FileMapping}: a read-only, zero-copy mapping of a file (or a validated
+ * range of it), shared per process.
+ *
+ * Opening the same byte range of the same file twice in one process maps it
+ * once; each FileMapping is an independent handle with its own views, so one
+ * owner's close() never disturbs another's.
+ *
+ * @module
+ */
+import { lstatSync, promises as fsp, type Stats } from 'node:fs';
+import { type Advice, type MapOptions, type NativeMapping, coreAddon } from './binding.js';
+import { WeightkitError, fromSystemError } from './errors.js';
+
+export type { Advice } from './binding.js';
+
+/** Options for {@link FileMapping.open}. */
+export interface FileMappingOptions {
+  /** First byte of the file to map (default 0). */
+  offset?: number;
+  /** Bytes to map (default: to the end of the file). Validated against the file size first. */
+  length?: number;
+  /** Pre-fault every page while opening (`MAP_POPULATE`). */
+  populate?: boolean;
+  /** Kernel access-pattern hint applied after mapping. */
+  advice?: Advice;
+}
+
+interface PoolEntry {
+  primary: NativeMapping;
+  refs: number;
+}
+
+const pool = new Map<string, PoolEntry>();
+
+function poolKey(st: Stats, o: FileMappingOptions): string | undefined {
+  if (!st.isFile()) return undefined; // symlinks and others: the native open refuses them
+  return [st.dev, st.ino, st.size, st.mtimeMs, o.offset ?? 0, o.length ?? -1, o.populate ? 1 : 0].join(':');
+}
+
+function release(key: string | undefined): void {
+  if (key === undefined) return;
+  const entry = pool.get(key);
+  if (!entry || --entry.refs > 0) return;
+  entry.primary.close();
+  pool.delete(key);
+}
+
+// Handles dropped without close(): their native half is collected on its own;
+// only the pool's count needs fixing.
+const collected = new FinalizationRegistry<string>((key) => release(key));
+
+function nativeOptions(o: FileMappingOptions): MapOptions {
+  const out: MapOptions = {};
+  if (o.offset !== undefined) out.offset = o.offset;
+  if (o.length !== undefined) out.length = o.length;
+  if (o.populate) out.populate = true;
+  return out;
+}
+
+function adopt(key: string | undefined, opened: NativeMapping): NativeMapping {
+  if (key === undefined) return opened;
+  const existing = pool.get(key);
+  if (existing) {
+    if (existing.primary !== opened) opened.close();
+    existing.refs++;
+    return existing.primary.share();
+  }
+  pool.set(key, { primary: opened, refs: 1 });
+  return opened.share();
+}
+
+export class FileMapping {
+  #native: NativeMapping | undefined;
+  readonly #key: string | undefined;
+  readonly #token = {};
+
+  private constructor(native: NativeMapping, key: string | undefined, advice: Advice | undefined) {
+    this.#native = native;
+    this.#key = key;
+    if (advice && advice !== 'normal') native.advise(advice);
+    collected.register(this, key ?? '', this.#token);
+  }
+
+  /** Maps `path` read-only off the JS thread. Throws a coded WeightkitError. */
+  static async open(path: string, options: FileMappingOptions = {}): Promise<FileMapping> {
+    let key: string | undefined;
+    try {
+      key = poolKey(await fsp.lstat(path), options);
+    } catch (e) {
+      throw fromSystemError(e, `cannot open '${path}'`);
+    }
+    const existing = key !== undefined ? pool.get(key) : undefined;
+    const opened = existing ? existing.primary : await coreAddon().openMapping(path, nativeOptions(options));
+    return new FileMapping(adopt(key, opened), key, options.advice);
+  }
+
+  /** Synchronous {@link FileMapping.open}, for small files and CLIs. */
+  static openSync(path: string, options: FileMappingOptions = {}): FileMapping {
+    let key: string | undefined;
+    try {
+      key = poolKey(lstatSync(path), options);
+    } catch (e) {
+      throw fromSystemError(e, `cannot open '${path}'`);
+    }
+    const existing = key !== undefined ? pool.get(key) : undefined;
+    const opened = existing ? existing.primary : coreAddon().openMappingSync(path, nativeOptions(options));
+    return new FileMapping(adopt(key, opened), key, options.advice);
+  }
+
+  /** Number of files currently mapped by the pool (for tests and diagnostics). */
+  static get pooledMappings(): number {
+    return pool.size;
+  }
+
+  #live(): NativeMapping {
+    if (!this.#native) throw new WeightkitError('WK_CLOSED', 'the file mapping was closed; reopen the file');
+    return this.#native;
+  }
+
+  /** Bytes mapped. */
+  get size(): number {
+    return this.#native?.size ?? 0;
+  }
+
+  /** Size of the whole file when it was opened. */
+  get fileSize(): number {
+    return this.#native?.fileSize ?? 0;
+  }
+
+  get closed(): boolean {
+    return this.#native === undefined;
+  }
+
+  /** Bytes copied because external buffers are forbidden here (0 on Node.js). */
+  get copiedBytes(): number {
+    return this.#native?.copiedBytes ?? 0;
+  }
+
+  /**
+   * A zero-copy ArrayBuffer over `[offset, offset + length)` of the mapping.
+   * After {@link FileMapping.close} every view is detached (length 0), so a
+   * stale view can never reach unmapped memory.
+   */
+  view(offset: number, length: number): ArrayBuffer {
+    return this.#live().view(offset, length);
+  }
+
+  /** {@link FileMapping.view} as a Uint8Array. */
+  bytes(offset = 0, length = this.size - offset): Uint8Array {
+    return new Uint8Array(this.view(offset, length));
+  }
+
+  /** A kernel hint for a range (default: the whole mapping). */
+  advise(kind: Advice, offset?: number, length?: number): void {
+    this.#live().advise(kind, offset, length);
+  }
+
+  /** Detaches this handle's views and releases the mapping. Idempotent. */
+  close(): void {
+    const native = this.#native;
+    if (!native) return;
+    this.#native = undefined;
+    collected.unregister(this.#token);
+    native.close();
+    release(this.#key);
+  }
+}

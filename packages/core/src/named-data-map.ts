@@ -1,0 +1,43 @@
+/**
+ * The {@link NamedDataMap} contract: weights by name, as zero-copy views.
+ *
+ * @module
+ */
+import type { WeightCatalog, TensorInfo } from './catalog.js';
+import type { TypedArray } from './dtype.js';
+
+/** A file format weightkit can read. */
+export type WeightFormat = 'safetensors' | 'tfjs';
+
+/**
+ * Read access to the named tensors of a model.
+ *
+ * `get(name)` returns a view of the bytes in place (zero-copy) whenever the
+ * file stores the tensor contiguously and unquantized; such views stay valid
+ * until {@link NamedDataMap.close}, after which they are detached (length 0).
+ * Quantized TF.js tensors and tensors split across shards are decoded into a
+ * new array instead (see {@link NamedDataMap.copiedBytes}).
+ */
+export interface NamedDataMap extends Iterable<TensorInfo> {
+  /** Which format the map was read from. */
+  readonly format: WeightFormat;
+  /** The path it was opened from. */
+  readonly path: string;
+  /** The validated catalog of every tensor. */
+  readonly catalog: WeightCatalog;
+  /** Free-form string metadata stored with the weights (safetensors `__metadata__`). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Tensor names in file order. */
+  keys(): string[];
+  /** The description of one tensor; WK_NOT_FOUND when absent. */
+  info(name: string): TensorInfo;
+  /** The tensor's elements, typed by its dtype where JS has an array type (else raw bytes). */
+  get(name: string): TypedArray;
+  /** The tensor's stored bytes, zero-copy where possible. */
+  bytes(name: string): Uint8Array;
+  /** Bytes that had to be copied or decoded so far (0 for a pure zero-copy map). */
+  readonly copiedBytes: number;
+  /** Releases the mappings and detaches every view handed out. Idempotent. */
+  close(): void;
+  readonly closed: boolean;
+}

@@ -1,0 +1,321 @@
+/**
+ * TensorFlow.js weights: a manifest (`model.json` with `weightsManifest`, or a
+ * `*-weights_manifest.json` array) naming groups of `.bin` shards. A group's
+ * shards are one byte stream; its weights follow each other in it, so a tensor
+ * may span two shards. Quantized weights (uint8/uint16 affine, float16) are
+ * decoded to their declared dtype on access. Format: docs/formats/tfjs.md.
+ *
+ * @module
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { type Quantization, type TensorInfo, WeightCatalog, numelOf } from './catalog.js';
+import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } from './dtype.js';
+import { WeightkitError, fromSystemError } from './errors.js';
+import { FileMapping } from './mapping.js';
+import type { NamedDataMap } from './named-data-map.js';
+
+/** Largest manifest accepted. */
+export const TFJS_MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+/** One validated group of shards. */
+export interface TfjsGroup {
+  /** Storage key used by the group's TensorInfo entries. */
+  readonly storage: string;
+  /** Absolute shard paths, in order. */
+  readonly shards: readonly string[];
+}
+
+/** A validated manifest: the catalog plus where each group's bytes live. */
+export interface TfjsManifest {
+  readonly catalog: WeightCatalog;
+  readonly groups: readonly TfjsGroup[];
+  /** Bytes each group's weights need (offsets are relative to the group's stream). */
+  readonly groupBytes: readonly number[];
+}
+
+function bad(message: string): WeightkitError {
+  return new WeightkitError('WK_BAD_FORMAT', `TensorFlow.js manifest: ${message}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const QUANT_DTYPES = new Set(['uint8', 'uint16', 'float16']);
+
+function parseQuantization(name: string, q: unknown, dtype: DType): Quantization | undefined {
+  if (q === undefined) return undefined;
+  if (!isPlainObject(q)) throw bad(`weight '${name}' quantization is not an object`);
+  const stored = q.dtype;
+  if (typeof stored !== 'string' || !QUANT_DTYPES.has(stored)) {
+    throw new WeightkitError('WK_UNSUPPORTED', `TensorFlow.js manifest: weight '${name}' uses quantization dtype '${String(stored)}' (supported: uint8, uint16, float16)`);
+  }
+  if (dtype !== 'float32' && dtype !== 'int32') {
+    throw new WeightkitError('WK_UNSUPPORTED', `TensorFlow.js manifest: weight '${name}' quantizes dtype ${dtype} (only float32 and int32 can be)`);
+  }
+  if (stored === 'float16') return { storedDtype: 'float16' };
+  const { scale, min } = q;
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || typeof min !== 'number' || !Number.isFinite(min)) {
+    throw bad(`weight '${name}' ${stored} quantization needs finite numeric scale and min`);
+  }
+  return { storedDtype: stored as DType, scale, min };
+}
+
+/** A shard path from a manifest, resolved inside the manifest's folder. */
+function shardPath(dir: string, p: unknown): string {
+  if (typeof p !== 'string' || p.length === 0) throw bad('a shard path is not a non-empty string');
+  const decoded = p.replace(/%20/g, ' ');
+  const rel = normalize(decoded);
+  if (isAbsolute(decoded) || rel.startsWith('..') || rel.split(sep).includes('..') || decoded.includes('\0')) {
+    throw bad(`shard path '${p}' leaves the manifest's folder`);
+  }
+  return join(dir, rel);
+}
+
+/**
+ * Validates a parsed manifest (either form) and lays out its weights.
+ * `manifestPath` locates the shards; nothing is read here.
+ */
+export function parseTfjsManifest(json: unknown, manifestPath: string): Omit<TfjsManifest, 'catalog'> & { entries: TensorInfo[] } {
+  let groupsJson: unknown = json;
+  if (isPlainObject(json)) {
+    if (!('weightsManifest' in json)) throw bad(`'${manifestPath}' has no weightsManifest`);
+    groupsJson = json.weightsManifest;
+  }
+  if (!Array.isArray(groupsJson)) throw bad('the weights manifest is not an array of groups');
+  const dir = dirname(manifestPath);
+  const groups: TfjsGroup[] = [];
+  const groupBytes: number[] = [];
+  const entries: TensorInfo[] = [];
+  groupsJson.forEach((g: unknown, gi: number) => {
+    if (!isPlainObject(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
+      throw bad(`group ${gi} needs 'paths' and 'weights' arrays`);
+    }
+    if (g.paths.length === 0 && g.weights.length > 0) throw bad(`group ${gi} has weights but no shard paths`);
+    const storage = `group${gi}`;
+    groups.push({ storage, shards: g.paths.map((p) => shardPath(dir, p)) });
+    let offset = 0;
+    for (const w of g.weights as unknown[]) {
+      if (!isPlainObject(w) || typeof w.name !== 'string' || w.name.length === 0) throw bad(`group ${gi} has a weight without a name`);
+      const name = w.name;
+      if (!name.isWellFormed()) throw bad('a weight name is not well-formed Unicode');
+      if (!Array.isArray(w.shape)) throw bad(`weight '${name}' has no shape array`);
+      if (typeof w.dtype !== 'string') throw bad(`weight '${name}' has no dtype`);
+      if (w.dtype === 'string') throw new WeightkitError('WK_UNSUPPORTED', `TensorFlow.js manifest: weight '${name}' is a string tensor`);
+      const dtype = dtypeFromTfjs(w.dtype).name;
+      const quantization = parseQuantization(name, w.quantization, dtype);
+      const shape = w.shape as number[];
+      const numel = numelOf(shape, `weight '${name}'`);
+      const bytes = storageBytes(quantization?.storedDtype ?? dtype, numel);
+      if (bytes > BigInt(Number.MAX_SAFE_INTEGER - offset)) throw bad(`weight '${name}' does not fit in a byte stream`);
+      const entry: TensorInfo = { name, dtype, shape, byteOffset: offset, byteLength: Number(bytes), storage };
+      entries.push(quantization ? { ...entry, quantization } : entry);
+      offset += Number(bytes);
+    }
+    groupBytes.push(offset);
+  });
+  return { groups, groupBytes, entries };
+}
+
+function readManifestJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw bad(`'${path}' is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+interface Shard {
+  readonly mapping: FileMapping;
+  /** Offset of the shard's first byte in its group's stream. */
+  readonly start: number;
+}
+
+function shardSizes(group: TfjsGroup, stat: (p: string) => number): number[] {
+  return group.shards.map((p) => {
+    try {
+      return stat(p);
+    } catch (e) {
+      const err = fromSystemError(e, `shard '${p}' of ${group.storage}`);
+      throw err.code === 'WK_NOT_FOUND' ? new WeightkitError('WK_NOT_FOUND', `TensorFlow.js shard '${p}' is missing`) : err;
+    }
+  });
+}
+
+function layout(manifestPath: string, parsed: ReturnType<typeof parseTfjsManifest>, sizes: number[][]): TfjsManifest {
+  const bounds: Record<string, number> = {};
+  parsed.groups.forEach((g, i) => {
+    const have = sizes[i]!.reduce((a, b) => a + b, 0);
+    const need = parsed.groupBytes[i]!;
+    if (have < need) {
+      throw bad(`${g.storage} of '${manifestPath}' needs ${need} bytes but its shards hold ${have} (truncated or missing shard?)`);
+    }
+    bounds[g.storage] = have;
+  });
+  return { catalog: new WeightCatalog(parsed.entries, { bounds }), groups: parsed.groups, groupBytes: parsed.groupBytes };
+}
+
+/** Reads and validates a manifest and the sizes of its shards (nothing mapped). */
+export function readTfjsManifestSync(path: string): { manifest: TfjsManifest; sizes: number[][] } {
+  let text: string;
+  try {
+    if (statSync(path).size > TFJS_MAX_MANIFEST_BYTES) throw bad(`'${path}' is larger than ${TFJS_MAX_MANIFEST_BYTES} bytes`);
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw fromSystemError(e, `cannot read '${path}'`);
+  }
+  const parsed = parseTfjsManifest(readManifestJson(text, path), path);
+  const sizes = parsed.groups.map((g) => shardSizes(g, (p) => statSync(p).size));
+  return { manifest: layout(path, parsed, sizes), sizes };
+}
+
+/** A TensorFlow.js weights manifest and its shards as a {@link NamedDataMap}. */
+export class TfjsMap implements NamedDataMap {
+  readonly format = 'tfjs' as const;
+  readonly path: string;
+  readonly catalog: WeightCatalog;
+  readonly metadata: Readonly<Record<string, string>> = {};
+  readonly #shards: Map<string, Shard[]>;
+  #copied = 0;
+  #closed = false;
+
+  private constructor(path: string, manifest: TfjsManifest, shards: Map<string, Shard[]>) {
+    this.path = path;
+    this.catalog = manifest.catalog;
+    this.#shards = shards;
+  }
+
+  static #mapAll(manifest: TfjsManifest, sizes: number[][], open: (p: string) => FileMapping): Map<string, Shard[]> {
+    const out = new Map<string, Shard[]>();
+    const opened: FileMapping[] = [];
+    try {
+      manifest.groups.forEach((g, gi) => {
+        let start = 0;
+        out.set(
+          g.storage,
+          g.shards.map((p, si) => {
+            const mapping = open(p);
+            opened.push(mapping);
+            const shard = { mapping, start };
+            start += sizes[gi]![si]!;
+            return shard;
+          }),
+        );
+      });
+    } catch (e) {
+      for (const m of opened) m.close();
+      throw e;
+    }
+    return out;
+  }
+
+  /** Opens a manifest and maps its shards. */
+  static async open(path: string): Promise<TfjsMap> {
+    const { manifest, sizes } = readTfjsManifestSync(path);
+    const mappings = await Promise.all(manifest.groups.flatMap((g) => g.shards.map((p) => FileMapping.open(p))));
+    let i = 0;
+    return new TfjsMap(path, manifest, TfjsMap.#mapAll(manifest, sizes, () => mappings[i++]!));
+  }
+
+  /** Synchronous {@link TfjsMap.open}. */
+  static openSync(path: string): TfjsMap {
+    const { manifest, sizes } = readTfjsManifestSync(path);
+    return new TfjsMap(path, manifest, TfjsMap.#mapAll(manifest, sizes, (p) => FileMapping.openSync(p)));
+  }
+
+  keys(): string[] {
+    return this.catalog.names();
+  }
+
+  info(name: string): TensorInfo {
+    return this.catalog.get(name);
+  }
+
+  /** Stored bytes: a view when inside one shard, else a copy joined across shards. */
+  bytes(name: string): Uint8Array {
+    if (this.#closed) throw new WeightkitError('WK_CLOSED', 'the TensorFlow.js map was closed; reopen it');
+    const t = this.catalog.get(name);
+    const shards = this.#shards.get(t.storage ?? '')!;
+    const end = t.byteOffset + t.byteLength;
+    const parts: Uint8Array[] = [];
+    for (const s of shards) {
+      const sEnd = s.start + s.mapping.size;
+      if (sEnd <= t.byteOffset || s.start >= end) continue;
+      const from = Math.max(t.byteOffset, s.start) - s.start;
+      const to = Math.min(end, sEnd) - s.start;
+      parts.push(new Uint8Array(s.mapping.view(from, to - from)));
+    }
+    if (parts.length === 1) return parts[0]!;
+    const joined = new Uint8Array(t.byteLength);
+    let at = 0;
+    for (const p of parts) {
+      joined.set(p, at);
+      at += p.byteLength;
+    }
+    this.#copied += t.byteLength;
+    return joined;
+  }
+
+  get(name: string): TypedArray {
+    const t = this.catalog.get(name);
+    const raw = this.bytes(name);
+    if (!t.quantization) {
+      // Typed arrays need element-aligned offsets: copy when the shard offset is not.
+      const size = Math.max(1, Number(storageBytes(t.dtype, 1n)));
+      if (raw.byteOffset % size === 0) return typedView(t.dtype, raw.buffer, raw.byteOffset, raw.byteLength);
+      this.#copied += raw.byteLength;
+      return typedView(t.dtype, raw.slice().buffer);
+    }
+    const decoded = dequantize(raw, t.quantization, t.dtype);
+    this.#copied += decoded.byteLength;
+    return decoded;
+  }
+
+  get copiedBytes(): number {
+    let n = this.#copied;
+    for (const shards of this.#shards.values()) for (const s of shards) n += s.mapping.copiedBytes;
+    return n;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const shards of this.#shards.values()) for (const s of shards) s.mapping.close();
+  }
+
+  [Symbol.iterator](): Iterator<TensorInfo> {
+    return this.catalog[Symbol.iterator]();
+  }
+}
+
+/** IEEE 754 half -> number. */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Decodes quantized bytes to `dtype` (float32, or int32 rounded as TF.js does). */
+export function dequantize(raw: Uint8Array, q: Quantization, dtype: DType): Float32Array | Int32Array {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const n = q.storedDtype === 'uint8' ? raw.byteLength : raw.byteLength / 2;
+  const out = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  const scale = q.scale ?? 1;
+  const min = q.min ?? 0;
+  for (let i = 0; i < n; i++) {
+    const v =
+      q.storedDtype === 'uint8' ? raw[i]! * scale + min
+      : q.storedDtype === 'uint16' ? dv.getUint16(i * 2, true) * scale + min
+      : halfToFloat(dv.getUint16(i * 2, true));
+    out[i] = dtype === 'int32' ? Math.round(v) : v;
+  }
+  return out;
+}

@@ -1,0 +1,44 @@
+// Test helpers: temporary folders and an independent minimal safetensors
+// writer (deliberately not weightkit's own writer, so the reader is checked
+// against a second implementation of the format).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+
+export function tempDir(prefix = 'wk-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface RawTensor {
+  dtype: string;
+  shape: number[];
+  data: Uint8Array;
+}
+
+/** Builds safetensors bytes from a header object and data, without any validation. */
+export function rawSafetensors(header: Record<string, unknown>, data: Uint8Array, headerText?: string): Buffer {
+  const text = Buffer.from(headerText ?? JSON.stringify(header), 'utf8');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(text.length));
+  return Buffer.concat([prefix, text, data]);
+}
+
+/** A valid safetensors file of `tensors` written to `path`. */
+export function writeRawSafetensors(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
+  let offset = 0;
+  const parts: Uint8Array[] = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+    parts.push(t.data);
+  }
+  writeFileSync(path, rawSafetensors(header, Buffer.concat(parts)));
+}
+
+export function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}

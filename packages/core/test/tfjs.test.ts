@@ -1,0 +1,147 @@
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TfjsMap, WeightkitError, halfToFloat, openNamedDataMap } from '@weightkit/core';
+import { bytesOf, tempDir } from './helpers.js';
+
+const modelDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');
+const MANIFESTS = [
+  'age_gender_model', 'face_expression_model', 'face_landmark_68_model', 'face_landmark_68_tiny_model',
+  'face_recognition_model', 'ssd_mobilenetv1_model', 'tiny_face_detector_model',
+].map((m) => join(modelDir, `${m}-weights_manifest.json`));
+
+interface ManifestWeight { name: string; shape: number[]; dtype: string; quantization?: { dtype: string; scale: number; min: number } }
+const dir = tempDir();
+
+describe('TF.js manifests of the bundled face-api model', () => {
+  for (const manifest of MANIFESTS) {
+    it(`opens ${manifest.split('/').pop()} with the manifest's names and shapes`, async () => {
+      const groups = JSON.parse(readFileSync(manifest, 'utf8')) as { paths: string[]; weights: ManifestWeight[] }[];
+      const expected = groups.flatMap((g) => g.weights);
+      const map = await openNamedDataMap(manifest);
+      expect(map.format).toBe('tfjs');
+      expect(map.keys()).toEqual(expected.map((w) => w.name));
+      for (const w of expected) {
+        expect(map.info(w.name).shape).toEqual(w.shape);
+        expect(map.info(w.name).dtype).toBe(w.dtype);
+        expect(map.get(w.name).length).toBe(w.shape.reduce((a, b) => a * b, 1));
+      }
+      map.close();
+    });
+  }
+
+  it('face_recognition has 117 tensors and dequantizes uint8 by scale and min', () => {
+    const manifest = MANIFESTS[4]!;
+    const groups = JSON.parse(readFileSync(manifest, 'utf8')) as { paths: string[]; weights: ManifestWeight[] }[];
+    const bin = readFileSync(join(modelDir, groups[0]!.paths[0]!));
+    const map = TfjsMap.openSync(manifest);
+    expect(map.keys()).toHaveLength(117);
+    // Walk the shard by hand: each weight takes numel bytes (uint8) or numel*4 (float32).
+    let offset = 0;
+    let checked = 0;
+    for (const w of groups[0]!.weights) {
+      const numel = w.shape.reduce((a, b) => a * b, 1);
+      const got = map.get(w.name) as Float32Array;
+      if (w.quantization) {
+        for (const i of [0, Math.floor(numel / 2), numel - 1]) {
+          const byHand = bin[offset + i]! * w.quantization.scale + w.quantization.min;
+          expect(got[i]).toBe(Math.fround(byHand));
+          checked++;
+        }
+        offset += numel;
+      } else {
+        expect(got[0]).toBe(bin.readFloatLE(offset));
+        offset += numel * 4;
+      }
+    }
+    expect(offset).toBe(bin.length);
+    expect(checked).toBeGreaterThan(300);
+    map.close();
+  });
+
+  it('decodes int32 weights stored quantized (ssd_mobilenetv1)', () => {
+    const map = TfjsMap.openSync(MANIFESTS[5]!);
+    // scale 1, min 3 over a stored 0 -> 3; dtype int32.
+    const v = map.get('Prediction/BoxPredictor_0/stack_1/2');
+    expect(v).toBeInstanceOf(Int32Array);
+    expect(map.info('Prediction/BoxPredictor_0/stack_1/2').dtype).toBe('int32');
+    map.close();
+  });
+});
+
+function writeModel(name: string, groups: unknown, shards: Record<string, Uint8Array>, wrap = false): string {
+  const sub = join(dir, name);
+  mkdirSync(sub, { recursive: true });
+  for (const [p, bytes] of Object.entries(shards)) writeFileSync(join(sub, p), bytes);
+  const path = join(sub, wrap ? 'model.json' : 'm-weights_manifest.json');
+  writeFileSync(path, JSON.stringify(wrap ? { format: 'layers-model', modelTopology: {}, weightsManifest: groups } : groups));
+  return path;
+}
+
+describe('TF.js layout and quantization', () => {
+  it('joins a tensor spanning two shards and views one inside a shard zero-copy', async () => {
+    const a = new Float32Array([1, 2, 3, 4, 5]);
+    const b = new Float32Array([6, 7, 8]);
+    const all = bytesOf(new Float32Array([...a, ...b]));
+    const path = writeModel('span', [{
+      paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'],
+      weights: [{ name: 'first', shape: [2], dtype: 'float32' }, { name: 'spans', shape: [6], dtype: 'float32' }],
+    }], { 'group1-shard1of2.bin': all.slice(0, 16), 'group1-shard2of2.bin': all.slice(16) }, true);
+    const map = await TfjsMap.open(path);
+    expect([...map.get('first')]).toEqual([1, 2]);
+    expect(map.copiedBytes).toBe(0);
+    expect([...map.get('spans')]).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(map.copiedBytes).toBe(24);
+    map.close();
+  });
+
+  it('dequantizes uint16 affine and float16', () => {
+    const u16 = new Uint16Array([0, 1000, 65535]);
+    const f16 = new Uint16Array([0x3c00, 0xc000, 0x3555, 0x7c00]);
+    const path = writeModel('quant', [{
+      paths: ['w.bin'],
+      weights: [
+        { name: 'u', shape: [3], dtype: 'float32', quantization: { dtype: 'uint16', scale: 0.5, min: -10 } },
+        { name: 'h', shape: [4], dtype: 'float32', quantization: { dtype: 'float16' } },
+      ],
+    }], { 'w.bin': new Uint8Array([...bytesOf(u16), ...bytesOf(f16)]) });
+    const map = TfjsMap.openSync(path);
+    expect([...map.get('u')]).toEqual([-10, 490, 65535 * 0.5 - 10]);
+    const h = map.get('h') as Float32Array;
+    expect(h[0]).toBe(1);
+    expect(h[1]).toBe(-2);
+    expect(h[2]).toBeCloseTo(0.33325, 5);
+    expect(h[3]).toBe(Infinity);
+    expect(halfToFloat(0x0001)).toBe(2 ** -24);
+    expect(map.info('u').byteLength).toBe(6);
+    map.close();
+  });
+
+  const hostile: [string, unknown, Record<string, Uint8Array>, string][] = [
+    ['a missing shard', [{ paths: ['gone.bin'], weights: [{ name: 'a', shape: [1], dtype: 'float32' }] }], {}, 'WK_NOT_FOUND'],
+    ['a truncated shard', [{ paths: ['s.bin'], weights: [{ name: 'a', shape: [4], dtype: 'float32' }] }], { 's.bin': new Uint8Array(15) }, 'WK_BAD_FORMAT'],
+    ['a shard path leaving the folder', [{ paths: ['../../etc/passwd'], weights: [] }], {}, 'WK_BAD_FORMAT'],
+    ['an absolute shard path', [{ paths: ['/etc/passwd'], weights: [] }], {}, 'WK_BAD_FORMAT'],
+    ['a string tensor', [{ paths: ['s.bin'], weights: [{ name: 'a', shape: [1], dtype: 'string' }] }], { 's.bin': new Uint8Array(8) }, 'WK_UNSUPPORTED'],
+    ['an unknown dtype', [{ paths: ['s.bin'], weights: [{ name: 'a', shape: [1], dtype: 'float99' }] }], { 's.bin': new Uint8Array(8) }, 'WK_UNSUPPORTED'],
+    ['an overflowing shape', [{ paths: ['s.bin'], weights: [{ name: 'a', shape: [2 ** 40, 2 ** 40], dtype: 'float32' }] }], { 's.bin': new Uint8Array(8) }, 'WK_BAD_FORMAT'],
+    ['quantization without scale', [{ paths: ['s.bin'], weights: [{ name: 'a', shape: [1], dtype: 'float32', quantization: { dtype: 'uint8' } }] }], { 's.bin': new Uint8Array(8) }, 'WK_BAD_FORMAT'],
+    ['a duplicate name', [{ paths: ['s.bin'], weights: [{ name: 'a', shape: [1], dtype: 'float32' }, { name: 'a', shape: [1], dtype: 'float32' }] }], { 's.bin': new Uint8Array(8) }, 'WK_BAD_FORMAT'],
+    ['groups that are not an array', { weightsManifest: 3 }, {}, 'WK_BAD_FORMAT'],
+    ['a group without paths', [{ weights: [] }], {}, 'WK_BAD_FORMAT'],
+  ];
+  for (const [what, groups, shards, code] of hostile) {
+    it(`refuses ${what} with ${code}`, async () => {
+      const path = writeModel(`hostile-${what.replace(/\W+/g, '-')}`, groups, shards);
+      expect(() => TfjsMap.openSync(path)).toThrow(WeightkitError);
+      await expect(TfjsMap.open(path)).rejects.toMatchObject({ code });
+    });
+  }
+
+  it('refuses a manifest that is not JSON', async () => {
+    const path = join(dir, 'broken-weights_manifest.json');
+    writeFileSync(path, '[{"paths": [');
+    await expect(openNamedDataMap(path)).rejects.toMatchObject({ code: 'WK_BAD_FORMAT' });
+  });
+});

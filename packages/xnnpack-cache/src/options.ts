@@ -1,0 +1,17 @@
+/**
+ * Options of the packed-weights cache, registered in the shared
+ * {@link @weightkit/core!BackendOptions} registry when this package is imported.
+ * @module
+ */
+import { registerOption } from '@weightkit/core';
+
+/** The options @weightkit/xnnpack-cache reads. */
+export const XNNPACK_OPTIONS = {
+  packedCachePath: registerOption({
+    key: 'xnnpack.packed_cache_path',
+    type: 'string',
+    default: '',
+    doc: 'File that holds packed weights across processes (XPWC format); empty keeps packed weights on the heap.',
+    validate: (v) => (v.includes('\0') ? 'a path cannot contain NUL' : undefined),
+  }),
+} as const;

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/**
+ * The `weightkit` executable. Exit codes: 0 ok; 1 refused input or failure
+ * (one line `error[CODE]: message` on stderr); 2 usage.
+ * @module
+ */
+import { main } from '../main.js';
+
+// A closed pipe (`weightkit inspect x | head`) is the reader's choice, not a failure.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,60 @@
+/**
+ * Argument parsing shared by every command: node's parseArgs, strict, with
+ * usage errors (exit 2) kept apart from refused input (exit 1).
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { WeightkitError } from '@weightkit/core';
+
+/** A command line that does not match the command's usage: exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string, readonly usage: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed flags: booleans for boolean options, strings for the rest. */
+export type Parsed<O extends Options> = {
+  values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
+  positionals: string[];
+};
+
+/** Parses `argv` against `options`; throws UsageError with `usage` on any mismatch. */
+export function parse<O extends Options>(argv: string[], options: O, usage: string): Parsed<O> {
+  try {
+    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return r as unknown as Parsed<O>;
+  } catch (e) {
+    throw new UsageError((e as Error).message, usage);
+  }
+}
+
+/** Exactly `n` positionals or a UsageError. */
+export function positionals(list: string[], n: number, usage: string): string[] {
+  if (list.length !== n) throw new UsageError(`expected ${n} argument${n === 1 ? '' : 's'}, got ${list.length}`, usage);
+  return list;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
+
+/** Parses `12`, `64KiB`, `1.5GiB`, ... into bytes; WK_BAD_ARGUMENT otherwise. */
+export function parseSize(text: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a size like 512KiB, 64MiB or 1GiB, got '${text}'`);
+  }
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a positive size, got '${text}'`);
+  return bytes;
+}
+
+/** Parses a positive integer flag. */
+export function parsePositiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a positive integer, got '${text}'`);
+  return n;
+}

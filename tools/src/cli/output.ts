@@ -1,0 +1,60 @@
+/**
+ * Output: human tables or one JSON object on stdout; progress and messages on
+ * stderr only, so `--json` output is always machine-readable.
+ * @module
+ */
+
+/** Formats a byte count for humans (binary units). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+}
+
+/** Prints `rows` as aligned columns under `headers`. */
+export function printTable(headers: string[], rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  out.write(line(headers) + '\n');
+  for (const r of rows) out.write(line(r) + '\n');
+}
+
+/** Writes one JSON document to stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n');
+}
+
+/**
+ * Progress on stderr that stays silent for the first second, then reports at
+ * most once a second (in place on a terminal, one line each otherwise).
+ */
+export class Progress {
+  readonly #label: string;
+  readonly #start = Date.now();
+  #last = 0;
+  #shown = false;
+
+  constructor(label: string) {
+    this.#label = label;
+  }
+
+  update(done: number, total: number, unit: 'bytes' | 'items' = 'bytes'): void {
+    const now = Date.now();
+    if (now - this.#start < 1000 || now - this.#last < 1000) return;
+    this.#last = now;
+    this.#shown = true;
+    const pct = total > 0 ? ((100 * done) / total).toFixed(0) : '100';
+    const what = unit === 'bytes' ? `${formatBytes(done)} / ${formatBytes(total)}` : `${done} / ${total}`;
+    const text = `${this.#label}: ${pct}% (${what})`;
+    process.stderr.write(process.stderr.isTTY ? `\r${text}\x1b[K` : `${text}\n`);
+  }
+
+  done(): void {
+    if (this.#shown && process.stderr.isTTY) process.stderr.write('\n');
+  }
+}

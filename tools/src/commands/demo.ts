@@ -1,0 +1,58 @@
+/**
+ * `weightkit demo`: the main job on the bundled default model. Each backend
+ * adds a step; today it opens every face-api manifest zero-copy and prints the
+ * default model's tensors and totals.
+ * @module
+ */
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { openNamedDataMap } from '@weightkit/core';
+import { parse, positionals } from '../cli/args.js';
+import type { Command } from '../cli/command.js';
+import { formatBytes, printTable } from '../cli/output.js';
+import { defaultManifests, defaultModel } from '../default-model.js';
+import { describeMap, printInspect } from './inspect.js';
+
+const usage = `usage: weightkit demo [--model <file>]
+
+Runs weightkit's main job on a model (default: face-api's face_recognition
+model, bundled through npm) and prints what it did.`;
+
+async function inspectStep(model: string): Promise<void> {
+  const map = await openNamedDataMap(model);
+  try {
+    printInspect(describeMap(map), model);
+  } finally {
+    map.close();
+  }
+}
+
+async function allManifestsStep(): Promise<void> {
+  const rows: string[][] = [];
+  let total = 0;
+  for (const manifest of defaultManifests()) {
+    const t0 = performance.now();
+    const map = await openNamedDataMap(manifest);
+    const ms = performance.now() - t0;
+    total += map.catalog.totalBytes;
+    rows.push([basename(manifest), String(map.catalog.size), formatBytes(map.catalog.totalBytes), ms.toFixed(2), String(map.copiedBytes)]);
+    map.close();
+  }
+  process.stdout.write('\nEvery model of the bundled package, opened zero-copy:\n');
+  printTable(['manifest', 'tensors', 'stored', 'open ms', 'bytes copied'], rows);
+  process.stdout.write(`total ${formatBytes(total)}\n`);
+}
+
+export const demo: Command = {
+  name: 'demo',
+  summary: 'run the main job on the bundled default model',
+  usage,
+  async run(argv) {
+    const { values, positionals: pos } = parse(argv, { model: { type: 'string' } }, usage);
+    positionals(pos, 0, usage);
+    const model = values.model ?? defaultModel();
+    process.stdout.write('== weightkit demo ==\n\n');
+    await inspectStep(model);
+    if (!values.model) await allManifestsStep();
+  },
+};

@@ -1,0 +1,52 @@
+/** `weightkit inspect <file> [--json]`. @module */
+import { type NamedDataMap, openNamedDataMap } from '@weightkit/core';
+import { parse, positionals } from '../cli/args.js';
+import type { Command } from '../cli/command.js';
+import { formatBytes, printJson, printTable } from '../cli/output.js';
+
+const usage = `usage: weightkit inspect <file> [--json]
+
+Detects the format of <file> (safetensors, or a TensorFlow.js model.json /
+*-weights_manifest.json) and lists every tensor: name, dtype, shape, bytes.
+  --json   print {format, tensors: [{name, dtype, shape, byteLength}], totalBytes}`;
+
+/** The `--json` document of `weightkit inspect` (public interface). */
+export interface InspectJson {
+  format: string;
+  tensors: { name: string; dtype: string; shape: number[]; byteLength: number }[];
+  totalBytes: number;
+}
+
+/** Builds the inspect document of an open map. */
+export function describeMap(map: NamedDataMap): InspectJson {
+  const tensors = [...map.catalog].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], byteLength: t.byteLength }));
+  return { format: map.format, tensors, totalBytes: map.catalog.totalBytes };
+}
+
+/** Prints the human table of an inspect document. */
+export function printInspect(doc: InspectJson, title: string): void {
+  process.stdout.write(`${title} (${doc.format})\n`);
+  printTable(
+    ['name', 'dtype', 'shape', 'bytes'],
+    doc.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, String(t.byteLength)]),
+  );
+  process.stdout.write(`${doc.tensors.length} tensors, ${doc.totalBytes} bytes (${formatBytes(doc.totalBytes)})\n`);
+}
+
+export const inspect: Command = {
+  name: 'inspect',
+  summary: 'list the tensors of a weights file',
+  usage,
+  async run(argv) {
+    const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
+    const [file] = positionals(pos, 1, usage);
+    const map = await openNamedDataMap(file!);
+    try {
+      const doc = describeMap(map);
+      if (values.json) printJson(doc);
+      else printInspect(doc, file!);
+    } finally {
+      map.close();
+    }
+  },
+};

@@ -1,0 +1,111 @@
+// The CLI as users run it: a real `weightkit` process, its stdout, stderr and exit code.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'bin', 'weightkit.js');
+const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function weightkit(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('weightkit inspect', () => {
+  it('lists the 117 tensors of face_recognition with the manifest shapes as JSON', () => {
+    const manifest = join(modelDir, 'face_recognition_model-weights_manifest.json');
+    const r = weightkit('inspect', manifest, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const doc = JSON.parse(r.stdout) as { format: string; tensors: { name: string; dtype: string; shape: number[]; byteLength: number }[]; totalBytes: number };
+    const expected = (JSON.parse(readFileSync(manifest, 'utf8')) as { weights: { name: string; shape: number[] }[] }[])[0]!.weights;
+    expect(doc.format).toBe('tfjs');
+    expect(doc.tensors).toHaveLength(117);
+    expect(doc.tensors.map((t) => [t.name, t.shape])).toEqual(expected.map((w) => [w.name, w.shape]));
+    expect(doc.totalBytes).toBe(statSync(join(modelDir, 'face_recognition_model.bin')).size);
+    expect(Object.keys(doc).sort()).toEqual(['format', 'tensors', 'totalBytes']);
+  });
+
+  it('prints a table with totals for humans', () => {
+    const r = weightkit('inspect', join(modelDir, 'tiny_face_detector_model-weights_manifest.json'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^name\s+dtype\s+shape\s+bytes$/m);
+    expect(r.stdout).toMatch(/^19 tensors, 193321 bytes/m);
+  });
+
+  it('exits 1 with error[CODE] on refused input, 2 on usage errors', () => {
+    const junk = join(dir, 'junk.safetensors');
+    writeFileSync(junk, Buffer.from([255, 0, 0, 0, 0, 0, 0, 0, 123]));
+    let r = weightkit('inspect', junk);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error\[WK_BAD_FORMAT\]: safetensors: header length 255 is larger/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toBe('');
+    r = weightkit('inspect', join(dir, 'missing.safetensors'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error\[WK_NOT_FOUND\]/);
+    r = weightkit('inspect');
+    expect(r.code).toBe(2);
+    r = weightkit('inspect', 'a', '--bogus');
+    expect(r.code).toBe(2);
+    r = weightkit('frobnicate');
+    expect(r.code).toBe(2);
+    expect(weightkit('--help').code).toBe(0);
+  });
+});
+
+describe('weightkit synth', () => {
+  const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+  it('writes a deterministic decoder-style model of about the requested size', () => {
+    const a = join(dir, 'a.safetensors');
+    const b = join(dir, 'b.safetensors');
+    expect(weightkit('synth', '--size', '4MiB', '--out', a).code).toBe(0);
+    expect(weightkit('synth', '--size', '4MiB', '--out', b).code).toBe(0);
+    expect(sha(a)).toBe(sha(b));
+    const size = statSync(a).size;
+    expect(size).toBeGreaterThan(4 * 1024 * 1024 * 0.8);
+    expect(size).toBeLessThan(4 * 1024 * 1024 * 1.2);
+    const doc = JSON.parse(weightkit('inspect', a, '--json').stdout) as { tensors: { name: string; dtype: string }[] };
+    const names = doc.tensors.map((t) => t.name);
+    expect(names).toContain('model.embed_tokens.weight');
+    expect(names).toContain('model.layers.0.self_attn.q_proj.weight');
+    expect(names).toContain('model.layers.0.self_attn.q_proj.bias');
+    expect(names).toContain('model.layers.0.mlp.down_proj.weight');
+    expect(names).toContain('model.norm.weight');
+  });
+
+  it('writes f16 and bf16 at half the bytes', () => {
+    const f16 = join(dir, 'h.safetensors');
+    const r = weightkit('synth', '--size', '1MiB', '--out', f16, '--dtype', 'bf16', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { dtype: string; totalBytes: number };
+    expect(doc.dtype).toBe('bfloat16');
+    const inspect = JSON.parse(weightkit('inspect', f16, '--json').stdout) as { tensors: { dtype: string }[]; totalBytes: number };
+    expect(new Set(inspect.tensors.map((t) => t.dtype))).toEqual(new Set(['bfloat16']));
+    expect(inspect.totalBytes).toBe(doc.totalBytes);
+  });
+
+  it('refuses bad sizes and dtypes', () => {
+    expect(weightkit('synth', '--size', 'lots', '--out', join(dir, 'x.safetensors')).stderr).toMatch(/^error\[WK_BAD_ARGUMENT\]: --size/);
+    expect(weightkit('synth', '--size', '1MiB', '--out', join(dir, 'x.safetensors'), '--dtype', 'f8').code).toBe(1);
+    expect(weightkit('synth', '--size', '1MiB', '--out', join(dir, 'no-such-dir', 'x.safetensors')).stderr).toMatch(/^error\[WK_NOT_FOUND\]/);
+  });
+});
+
+describe('weightkit demo', () => {
+  it('prints the default model tensors and totals', () => {
+    const r = weightkit('demo');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/face_recognition_model-weights_manifest\.json \(tfjs\)/);
+    expect(r.stdout).toMatch(/^117 tensors, 6444032 bytes/m);
+    expect(r.stdout).toMatch(/ssd_mobilenetv1_model-weights_manifest\.json\s+151/);
+  });
+});

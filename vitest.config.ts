@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'tools/test/**/*.test.ts'],
+    // One process per test file: a native crash fails that file, not the run.
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // CI (.ci/run) reads the JSON report to print its closing "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci-results/vitest.json' }]] : ['default'],
+  },
+});
