@@ -2,12 +2,14 @@
 import { isWeightkitError } from '@weightkit/core';
 import { UsageError } from './cli/args.js';
 import type { Command } from './cli/command.js';
+import { aoti } from './commands/aoti.js';
+import { bench } from './commands/bench.js';
 import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { synth } from './commands/synth.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [inspect, synth, demo];
+export const COMMANDS: readonly Command[] = [inspect, synth, aoti, bench, demo];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'bin', 'weightkit.js');
+const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'src', 'bin', 'weightkit.js');
 const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,22 @@
 /**
  * @weightkit/aoti-blob — zero-copy PyTorch AOTInductor weights.
  *
- * Status: placeholder entry point; the loader is tracked by its own issue.
+ * - {@link AotiWeights}: open a `.pt2`, an extracted model folder, a
+ *   `<key>.wrapper_weights.blob` (with its `<key>.wrapper.cpp`), or a `.so`
+ *   with its weights appended or embedded; every constant is a view of one
+ *   read-only mapping, validated before a byte is touched.
+ * - {@link parseConstantsInfo}: the catalog of a `wrapper.cpp`.
+ * - {@link writePt2}, {@link writeAotiFolder}: write AOTI weights from any
+ *   NamedDataMap (safetensors, TF.js).
+ *
+ * Format facts: docs/formats/aoti.md.
  *
  * @packageDocumentation
  */
-export {};
+export { AotiWeights, type AotiOpenOptions, type AotiSource } from './weights.js';
+export { CONSTANT_TYPES, parseConstantsInfo, type AotiConstant, type ConstantType } from './constants.js';
+export {
+  planAoti, wrapperCpp, wrapperMetadata, writeAotiFolder, writePayload, writePt2,
+  type AotiPlan, type AotiWriteOptions, type AotiWriteResult, type PlannedConstant, type Pt2Model,
+} from './writer.js';
+export { StoredZipWriter, type MemberProducer } from './zip-writer.js';

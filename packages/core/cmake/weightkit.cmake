@@ -19,6 +19,11 @@ endif()
 
 set(WEIGHTKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
+# node-addon-api's headers (cmake-js adds node-api-headers through CMAKE_JS_INC).
+execute_process(COMMAND node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))"
+                WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}
+                OUTPUT_VARIABLE WEIGHTKIT_NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+
 function(weightkit_native_core target)
   cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDE;LINK" ${ARGN})
   add_library(${target} STATIC ${ARG_SOURCES})
@@ -31,7 +36,7 @@ function(weightkit_addon target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
   add_library(${target} SHARED ${ARG_SOURCES} ${CMAKE_JS_SRC})
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
-  target_include_directories(${target} PRIVATE ${CMAKE_JS_INC} ${WEIGHTKIT_CORE_INCLUDE})
+  target_include_directories(${target} PRIVATE ${CMAKE_JS_INC} ${WEIGHTKIT_NODE_ADDON_API_DIR} ${WEIGHTKIT_CORE_INCLUDE})
   target_compile_definitions(${target} PRIVATE NAPI_VERSION=9 NODE_ADDON_API_DISABLE_DEPRECATED
                                                NAPI_CPP_EXCEPTIONS)
   target_compile_options(${target} PRIVATE ${WEIGHTKIT_WARNINGS})

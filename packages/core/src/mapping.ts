@@ -10,7 +10,9 @@
  */
 import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import { type Advice, type MapOptions, type NativeMapping, coreAddon } from './binding.js';
+import { type DType, type TypedArray, dtypeInfo, typedView } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
+import { MAX_VIEW_BYTES } from './native-loader.js';
 
 export type { Advice } from './binding.js';
 
@@ -32,6 +34,15 @@ interface PoolEntry {
 }
 
 const pool = new Map<string, PoolEntry>();
+
+/**
+ * Views are windows of a few large external ArrayBuffers rather than one
+ * buffer per tensor: V8 counts every external buffer as memory pressure and
+ * runs a full GC for each few hundred MiB created, which made opening a 1 GiB
+ * model spend most of its time collecting garbage. Mappings larger than one
+ * ArrayBuffer can be are covered by windows of this size.
+ */
+const WINDOW_BYTES = 2 ** 30;
 
 function poolKey(st: Stats, o: FileMappingOptions): string | undefined {
   if (!st.isFile()) return undefined; // symlinks and others: the native open refuses them
@@ -72,6 +83,7 @@ function adopt(key: string | undefined, opened: NativeMapping): NativeMapping {
 
 export class FileMapping {
   #native: NativeMapping | undefined;
+  readonly #windows = new Map<number, ArrayBuffer>();
   readonly #key: string | undefined;
   readonly #token = {};
 
@@ -138,17 +150,54 @@ export class FileMapping {
   }
 
   /**
-   * A zero-copy ArrayBuffer over `[offset, offset + length)` of the mapping.
-   * After {@link FileMapping.close} every view is detached (length 0), so a
-   * stale view can never reach unmapped memory.
+   * A zero-copy ArrayBuffer of its own over exactly `[offset, offset + length)`.
+   * Prefer {@link FileMapping.bytes} and {@link FileMapping.typed}, which share
+   * a few buffers per mapping. After {@link FileMapping.close} every view is
+   * detached (length 0), so a stale view can never reach unmapped memory.
    */
   view(offset: number, length: number): ArrayBuffer {
     return this.#live().view(offset, length);
   }
 
-  /** {@link FileMapping.view} as a Uint8Array. */
+  #checkRange(offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `view [${offset}, +${length}) is outside the mapping of ${this.size} bytes`);
+    }
+  }
+
+  /** The shared window holding the range, or undefined when it straddles two. */
+  #window(native: NativeMapping, offset: number, length: number): { buffer: ArrayBuffer; base: number } | undefined {
+    const whole = native.size <= MAX_VIEW_BYTES;
+    const index = whole ? 0 : Math.floor(offset / WINDOW_BYTES);
+    const base = index * WINDOW_BYTES;
+    const size = whole ? native.size : Math.min(WINDOW_BYTES, native.size - base);
+    if (offset + length > base + size) return undefined;
+    let buffer = this.#windows.get(index);
+    if (!buffer) {
+      buffer = native.view(base, size);
+      this.#windows.set(index, buffer);
+    }
+    return { buffer, base };
+  }
+
+  /** Zero-copy bytes `[offset, offset + length)` of the mapping (default: all of it). */
   bytes(offset = 0, length = this.size - offset): Uint8Array {
-    return new Uint8Array(this.view(offset, length));
+    const native = this.#live();
+    this.#checkRange(offset, length);
+    const w = this.#window(native, offset, length);
+    return w ? new Uint8Array(w.buffer, offset - w.base, length) : new Uint8Array(native.view(offset, length));
+  }
+
+  /**
+   * The range as a typed array of `dtype` (Uint8Array where JavaScript has no
+   * such array), zero-copy. An element-misaligned range gets an ArrayBuffer
+   * of its own so it can still be typed.
+   */
+  typed(dtype: DType, offset: number, length: number): TypedArray {
+    const b = this.bytes(offset, length);
+    const item = dtypeInfo(dtype).bits / 8;
+    if (!Number.isInteger(item) || length % item !== 0 || b.byteOffset % item === 0) return typedView(dtype, b.buffer, b.byteOffset, length);
+    return typedView(dtype, this.#live().view(offset, length));
   }
 
   /** A kernel hint for a range (default: the whole mapping). */
@@ -161,6 +210,7 @@ export class FileMapping {
     const native = this.#native;
     if (!native) return;
     this.#native = undefined;
+    this.#windows.clear();
     collected.unregister(this.#token);
     native.close();
     release(this.#key);

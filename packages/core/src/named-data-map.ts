@@ -7,7 +7,7 @@ import type { WeightCatalog, TensorInfo } from './catalog.js';
 import type { TypedArray } from './dtype.js';
 
 /** A file format weightkit can read. */
-export type WeightFormat = 'safetensors' | 'tfjs';
+export type WeightFormat = 'safetensors' | 'tfjs' | 'aoti';
 
 /**
  * Read access to the named tensors of a model.

@@ -4,16 +4,23 @@
  *
  * @module
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightkitError } from './errors.js';
 
+/** The largest ArrayBuffer this runtime can create (4 GiB on Node.js 20). */
+export const MAX_VIEW_BYTES: number = bufferConstants.MAX_LENGTH;
+
 /** What every weightkit addon exports besides its own API. */
 export interface AddonBase {
-  /** Hands the addon the class it throws for every failed native Status. */
-  setErrorClass(cls: typeof WeightkitError): void;
+  /**
+   * Hands the addon the class it throws for every failed native Status, and
+   * the largest ArrayBuffer this runtime can hold.
+   */
+  setErrorClass(cls: typeof WeightkitError, maxViewBytes: number): void;
 }
 
 /**
@@ -37,7 +44,7 @@ export function loadNativeAddon<T extends AddonBase>(moduleUrl: string, name: st
     }
     try {
       const addon = require(path) as T;
-      addon.setErrorClass(WeightkitError);
+      addon.setErrorClass(WeightkitError, MAX_VIEW_BYTES);
       return addon;
     } catch (e) {
       failures.push(`${path} (${(e as Error).message})`);

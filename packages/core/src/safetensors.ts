@@ -7,7 +7,7 @@
  */
 import { constants as fsc, openSync, closeSync, readSync, fstatSync, promises as fsp } from 'node:fs';
 import { type TensorInfo, WeightCatalog } from './catalog.js';
-import { dtypeFromSafetensors, typedView, type TypedArray } from './dtype.js';
+import { dtypeFromSafetensors, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
 import type { NamedDataMap } from './named-data-map.js';
@@ -213,12 +213,12 @@ export class SafetensorsMap implements NamedDataMap {
 
   bytes(name: string): Uint8Array {
     const t = this.catalog.get(name);
-    return new Uint8Array(this.#mapping.view(t.byteOffset, t.byteLength));
+    return this.#mapping.bytes(t.byteOffset, t.byteLength);
   }
 
   get(name: string): TypedArray {
     const t = this.catalog.get(name);
-    return typedView(t.dtype, this.#mapping.view(t.byteOffset, t.byteLength));
+    return this.#mapping.typed(t.dtype, t.byteOffset, t.byteLength);
   }
 
   get copiedBytes(): number {

@@ -232,6 +232,10 @@ export class TfjsMap implements NamedDataMap {
     return this.catalog.get(name);
   }
 
+  #singleShard(t: TensorInfo): Shard | undefined {
+    return this.#shards.get(t.storage ?? '')!.find((s) => t.byteOffset >= s.start && t.byteOffset + t.byteLength <= s.start + s.mapping.size);
+  }
+
   /** Stored bytes: a view when inside one shard, else a copy joined across shards. */
   bytes(name: string): Uint8Array {
     if (this.#closed) throw new WeightkitError('WK_CLOSED', 'the TensorFlow.js map was closed; reopen it');
@@ -244,7 +248,7 @@ export class TfjsMap implements NamedDataMap {
       if (sEnd <= t.byteOffset || s.start >= end) continue;
       const from = Math.max(t.byteOffset, s.start) - s.start;
       const to = Math.min(end, sEnd) - s.start;
-      parts.push(new Uint8Array(s.mapping.view(from, to - from)));
+      parts.push(s.mapping.bytes(from, to - from));
     }
     if (parts.length === 1) return parts[0]!;
     const joined = new Uint8Array(t.byteLength);
@@ -259,15 +263,15 @@ export class TfjsMap implements NamedDataMap {
 
   get(name: string): TypedArray {
     const t = this.catalog.get(name);
-    const raw = this.bytes(name);
+    if (this.#closed) throw new WeightkitError('WK_CLOSED', 'the TensorFlow.js map was closed; reopen it');
     if (!t.quantization) {
-      // Typed arrays need element-aligned offsets: copy when the shard offset is not.
-      const size = Math.max(1, Number(storageBytes(t.dtype, 1n)));
-      if (raw.byteOffset % size === 0) return typedView(t.dtype, raw.buffer, raw.byteOffset, raw.byteLength);
-      this.#copied += raw.byteLength;
-      return typedView(t.dtype, raw.slice().buffer);
+      // Inside one shard: zero-copy (typed() handles misaligned offsets); across shards: the joined copy.
+      const one = this.#singleShard(t);
+      if (one) return one.mapping.typed(t.dtype, t.byteOffset - one.start, t.byteLength);
+      const joined = this.bytes(name);
+      return typedView(t.dtype, joined.buffer, joined.byteOffset, joined.byteLength);
     }
-    const decoded = dequantize(raw, t.quantization, t.dtype);
+    const decoded = dequantize(this.bytes(name), t.quantization, t.dtype);
     this.#copied += decoded.byteLength;
     return decoded;
   }

@@ -1,13 +1,15 @@
 /** `weightkit inspect <file> [--json]`. @module */
-import { type NamedDataMap, openNamedDataMap } from '@weightkit/core';
+import type { NamedDataMap } from '@weightkit/core';
+import { openWeights } from '../open-weights.js';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printJson, printTable } from '../cli/output.js';
 
 const usage = `usage: weightkit inspect <file> [--json]
 
-Detects the format of <file> (safetensors, or a TensorFlow.js model.json /
-*-weights_manifest.json) and lists every tensor: name, dtype, shape, bytes.
+Detects the format of <file> (safetensors; a TensorFlow.js model.json or
+*-weights_manifest.json; an AOTInductor .pt2, model folder, blob or .so) and
+lists every tensor: name, dtype, shape, bytes.
   --json   print {format, tensors: [{name, dtype, shape, byteLength}], totalBytes}`;
 
 /** The `--json` document of `weightkit inspect` (public interface). */
@@ -40,7 +42,7 @@ export const inspect: Command = {
   async run(argv) {
     const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
     const [file] = positionals(pos, 1, usage);
-    const map = await openNamedDataMap(file!);
+    const map = await openWeights(file!);
     try {
       const doc = describeMap(map);
       if (values.json) printJson(doc);

@@ -96,6 +96,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
       return env.Undefined();
     }
     auto r = wn::external_view(env, file_, file_->data() + static_cast<size_t>(off), static_cast<size_t>(len));
+    if (env.IsExceptionPending()) return env.Undefined();
     if (r.copied) copied_ += static_cast<uint64_t>(len);
     else views_.add(r.buffer);
     return r.buffer;

@@ -28,6 +28,9 @@ namespace weightkit::napi {
 /// Per-addon, per-environment state.
 struct AddonData {
   Napi::FunctionReference error_class;
+  // The largest ArrayBuffer this runtime can create (Node 20: 4 GiB; larger
+  // external buffers crash V8 instead of failing), set from JS at load.
+  uint64_t max_view_bytes = uint64_t{1} << 32;
   std::unordered_map<std::string, Napi::FunctionReference> classes;  // ObjectWrap constructors
 };
 
@@ -40,13 +43,19 @@ inline AddonData& addon_data(Napi::Env env) {
   return *d;
 }
 
-/// Stores the JS error class; called once from the package's binding.ts.
+/// Stores the JS error class and the runtime's view limit; called once at load
+/// as setErrorClass(WeightkitError, maxViewBytes).
 inline Napi::Value set_error_class(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) {
     Napi::TypeError::New(info.Env(), "setErrorClass expects a constructor").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  addon_data(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  auto& data = addon_data(info.Env());
+  data.error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  if (info.Length() > 1 && info[1].IsNumber()) {
+    double limit = info[1].As<Napi::Number>().DoubleValue();
+    if (limit >= 1) data.max_view_bytes = static_cast<uint64_t>(limit);
+  }
   return info.Env().Undefined();
 }
 
@@ -110,9 +119,15 @@ struct ViewResult {
 };
 
 /// A zero-copy ArrayBuffer over [data, data+len) that keeps `owner` alive until
-/// V8 releases it; a copy where external buffers are not allowed.
+/// V8 releases it; a copy where external buffers are not allowed. Throws
+/// WK_UNSUPPORTED (and returns an empty buffer) past the runtime's size limit.
 inline ViewResult external_view(Napi::Env env, std::shared_ptr<const void> owner, const uint8_t* data, size_t len) {
   if (len == 0) return {Napi::ArrayBuffer::New(env, 0), false};
+  if (len > addon_data(env).max_view_bytes) {
+    throw_status(env, Status(Code::kUnsupported, "a view of " + std::to_string(len) + " bytes is larger than this JavaScript runtime allows (" +
+                                                      std::to_string(addon_data(env).max_view_bytes) + "); use Node.js >= 22 or smaller tensors"));
+    return {Napi::ArrayBuffer::New(env, 0), false};
+  }
   auto* keep = new std::shared_ptr<const void>(std::move(owner));
   napi_value value;
   napi_status st = napi_create_external_arraybuffer(

@@ -1,0 +1,52 @@
+import { closeSync, openSync, ftruncateSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FileMapping, WeightkitError } from '@weightkit/core';
+import { tempDir } from './helpers.js';
+
+const dir = tempDir();
+
+describe('FileMapping', () => {
+  it('maps a file larger than one ArrayBuffer can be, through windows, and refuses oversized views', () => {
+    // A sparse 5 GiB file: no blocks are used, but the mapping is real.
+    const path = join(dir, 'sparse-5g.bin');
+    const fd = openSync(path, 'w');
+    ftruncateSync(fd, 5 * 2 ** 30);
+    writeSync(fd, Buffer.from([1, 2, 3, 4]), 0, 4, 4 * 2 ** 30 - 2);
+    closeSync(fd);
+    const m = FileMapping.openSync(path);
+    expect(m.size).toBe(5 * 2 ** 30);
+    expect(() => m.view(0, m.size)).toThrow(WeightkitError);
+    try {
+      m.view(0, m.size);
+    } catch (e) {
+      expect((e as WeightkitError).code).toBe('WK_UNSUPPORTED');
+    }
+    // Straddles the 4 GiB window boundary: served by a buffer of its own.
+    expect([...m.bytes(4 * 2 ** 30 - 2, 4)]).toEqual([1, 2, 3, 4]);
+    // Inside one window.
+    expect([...m.bytes(4 * 2 ** 30 - 2, 2)]).toEqual([1, 2]);
+    expect([...m.bytes(4 * 2 ** 30, 2)]).toEqual([3, 4]);
+    const tail = m.bytes(5 * 2 ** 30 - 8, 8);
+    m.close();
+    expect(tail.length).toBe(0);
+  });
+
+  it('types misaligned ranges through a buffer of their own', () => {
+    const path = join(dir, 'floats.bin');
+    const fd = openSync(path, 'w');
+    const f = new Float32Array([1.5, 2.5, 3.5]);
+    writeSync(fd, Buffer.concat([Buffer.from([9]), Buffer.from(f.buffer)]));
+    closeSync(fd);
+    const m = FileMapping.openSync(path);
+    const v = m.typed('float32', 1, 12);
+    expect(v).toBeInstanceOf(Float32Array);
+    expect([...v]).toEqual([1.5, 2.5, 3.5]);
+    expect(m.typed('bfloat16', 1, 4)).toBeInstanceOf(Uint8Array);
+    expect(() => m.bytes(2, 100)).toThrowError(/outside the mapping/);
+    expect(() => m.bytes(-1, 1)).toThrowError(/outside the mapping/);
+    m.close();
+    expect(v.length).toBe(0);
+    expect(() => m.bytes(0, 1)).toThrowError(/closed/);
+  });
+});
