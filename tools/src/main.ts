@@ -4,12 +4,13 @@ import { UsageError } from './cli/args.js';
 import type { Command } from './cli/command.js';
 import { aoti } from './commands/aoti.js';
 import { bench } from './commands/bench.js';
+import { cache } from './commands/cache.js';
 import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { synth } from './commands/synth.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [inspect, synth, aoti, bench, demo];
+export const COMMANDS: readonly Command[] = [inspect, synth, cache, aoti, bench, demo];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

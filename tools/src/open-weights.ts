@@ -4,9 +4,28 @@
  * for `<model>` arguments.
  * @module
  */
-import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { type NamedDataMap, WeightkitError, fromSystemError, openNamedDataMap, sniffFormat } from '@weightkit/core';
 import { AotiWeights } from '@weightkit/aoti-blob';
+
+/** True when `path` ends with an XPWC footer (a packed-weights cache file). */
+export function looksLikeXpwc(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw fromSystemError(e, `cannot open '${path}'`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (!fstatSync(fd).isFile() || size < 20) return false;
+    const tail = Buffer.alloc(8);
+    readSync(fd, tail, 0, 8, size - 8);
+    return tail.readUInt32LE(0) === 0x58505743;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** True when `path` looks like AOTInductor weights (zip or ELF magic, a folder, a blob or wrapper source). */
 export function looksLikeAoti(path: string): boolean {

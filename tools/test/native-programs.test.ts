@@ -10,6 +10,7 @@ const require = createRequire(import.meta.url);
 const PROGRAMS: [pkg: string, program: string][] = [
   ['@weightkit/core', 'core_native_test'],
   ['@weightkit/aoti-blob', 'aoti_native_test'],
+  ['@weightkit/xnnpack-cache', 'xnnpack_native_test'],
 ];
 
 describe('native core test programs', () => {

@@ -4,7 +4,7 @@
  * @module
  */
 import {
-  type Advice, FileMapping, type NamedDataMap, type TensorInfo, type TypedArray, WeightCatalog, WeightkitError, typedView,
+  type Advice, FileMapping, type FileRange, type NamedDataMap, type TensorInfo, type TypedArray, WeightCatalog, WeightkitError, typedView,
 } from '@weightkit/core';
 import { type NativeLocation, type NativeLocateOptions, aotiAddon } from './binding.js';
 import { type AotiConstant, toConstant } from './constants.js';
@@ -160,6 +160,14 @@ export class AotiWeights implements NamedDataMap {
     if (c.fromFolded) return this.bytes(nameOrFqn); // throws WK_NOT_FOUND
     const m = this.#live();
     return m ? m.typed(c.dtype, c.viewOffset, c.viewBytes) : typedView(c.dtype, new ArrayBuffer(0));
+  }
+
+  /** Where a contiguous constant's bytes are in the mapped file (undefined for strided or folded ones). */
+  location(nameOrFqn: string): FileRange | undefined {
+    const c = this.constant(nameOrFqn);
+    const contiguous = c.stride.every((s, i) => s === c.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+    if (c.fromFolded || !contiguous) return undefined;
+    return { path: this.source.path, offset: this.source.offset + c.viewOffset, length: c.viewBytes };
   }
 
   /** The whole payload, zero-copy (what UpdateConstantsFromBlob would read). */

@@ -20,7 +20,7 @@ export {
 export {
   WeightCatalog, numelOf, validateTensorInfo, type CatalogOptions, type Quantization, type TensorInfo,
 } from './catalog.js';
-export type { NamedDataMap, WeightFormat } from './named-data-map.js';
+export type { FileRange, NamedDataMap, WeightFormat } from './named-data-map.js';
 export {
   SafetensorsMap, SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, readSafetensorsHeader,
   readSafetensorsHeaderSync, safetensorsHeaderLength, type SafetensorsHeader, type SafetensorsOpenOptions,

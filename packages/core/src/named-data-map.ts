@@ -6,6 +6,13 @@
 import type { WeightCatalog, TensorInfo } from './catalog.js';
 import type { TypedArray } from './dtype.js';
 
+/** Where a tensor's stored bytes are in a file. */
+export interface FileRange {
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** A file format weightkit can read. */
 export type WeightFormat = 'safetensors' | 'tfjs' | 'aoti';
 
@@ -35,6 +42,11 @@ export interface NamedDataMap extends Iterable<TensorInfo> {
   get(name: string): TypedArray;
   /** The tensor's stored bytes, zero-copy where possible. */
   bytes(name: string): Uint8Array;
+  /**
+   * Where the tensor's bytes lie in a file, when they lie there contiguously
+   * and unencoded (so native code can map them itself); undefined otherwise.
+   */
+  location?(name: string): FileRange | undefined;
   /** Bytes that had to be copied or decoded so far (0 for a pure zero-copy map). */
   readonly copiedBytes: number;
   /** Releases the mappings and detaches every view handed out. Idempotent. */

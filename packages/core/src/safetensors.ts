@@ -10,7 +10,7 @@ import { type TensorInfo, WeightCatalog } from './catalog.js';
 import { dtypeFromSafetensors, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
-import type { NamedDataMap } from './named-data-map.js';
+import type { FileRange, NamedDataMap } from './named-data-map.js';
 
 /** Largest JSON header accepted (the reference implementation's limit). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -219,6 +219,11 @@ export class SafetensorsMap implements NamedDataMap {
   get(name: string): TypedArray {
     const t = this.catalog.get(name);
     return this.#mapping.typed(t.dtype, t.byteOffset, t.byteLength);
+  }
+
+  location(name: string): FileRange {
+    const t = this.catalog.get(name);
+    return { path: this.path, offset: this.dataOffset + t.byteOffset, length: t.byteLength };
   }
 
   get copiedBytes(): number {

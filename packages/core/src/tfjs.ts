@@ -13,7 +13,7 @@ import { type Quantization, type TensorInfo, WeightCatalog, numelOf } from './ca
 import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
 import { FileMapping } from './mapping.js';
-import type { NamedDataMap } from './named-data-map.js';
+import type { FileRange, NamedDataMap } from './named-data-map.js';
 
 /** Largest manifest accepted. */
 export const TFJS_MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
@@ -127,6 +127,7 @@ function readManifestJson(text: string, path: string): unknown {
 }
 
 interface Shard {
+  readonly path: string;
   readonly mapping: FileMapping;
   /** Offset of the shard's first byte in its group's stream. */
   readonly start: number;
@@ -197,7 +198,7 @@ export class TfjsMap implements NamedDataMap {
           g.shards.map((p, si) => {
             const mapping = open(p);
             opened.push(mapping);
-            const shard = { mapping, start };
+            const shard = { path: p, mapping, start };
             start += sizes[gi]![si]!;
             return shard;
           }),
@@ -274,6 +275,12 @@ export class TfjsMap implements NamedDataMap {
     const decoded = dequantize(this.bytes(name), t.quantization, t.dtype);
     this.#copied += decoded.byteLength;
     return decoded;
+  }
+
+  location(name: string): FileRange | undefined {
+    const t = this.catalog.get(name);
+    const one = t.quantization ? undefined : this.#singleShard(t);
+    return one ? { path: one.path, offset: t.byteOffset - one.start, length: t.byteLength } : undefined;
   }
 
   get copiedBytes(): number {

@@ -1,9 +1,21 @@
 /**
  * @weightkit/xnnpack-cache — a persistent, file-backed packed-weights cache.
  *
- * Status: this package currently registers its options; the cache itself is
- * tracked by its own issue (see the repository README).
+ * Packed weights live in `MAP_SHARED` file pages instead of dirty heap; the
+ * next process maps the file and packs nothing. The file format is
+ * ExecuTorch's XPWC (read and written byte-compatibly), with an integrity
+ * record ExecuTorch ignores. See docs/formats/xpwc.md.
+ *
+ * - {@link PackedWeightsCache}: open, packModel, view, finalize, save, release,
+ *   verify, compact, stats, close; and the core WeightsCache contract.
+ * - {@link planPack}: which tensors are packed, with which bias.
+ * - A C provider for native runtimes: native/include/weightkit/xnnpack/provider.h.
  *
  * @packageDocumentation
  */
+export {
+  PackedWeightsCache, bytesOf, type CacheKey, type CacheStats, type PackModelResult, type PackOptions,
+  type PackedWeightsCacheOptions, type VerifyReport,
+} from './cache.js';
+export { biasCandidates, planPack, type PackPlanItem } from './pack-plan.js';
 export { XNNPACK_OPTIONS } from './options.js';

@@ -1,6 +1,8 @@
 /** `weightkit inspect <file> [--json]`. @module */
+import { statSync } from 'node:fs';
 import type { NamedDataMap } from '@weightkit/core';
-import { openWeights } from '../open-weights.js';
+import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { looksLikeXpwc, openWeights } from '../open-weights.js';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printJson, printTable } from '../cli/output.js';
@@ -8,8 +10,8 @@ import { formatBytes, printJson, printTable } from '../cli/output.js';
 const usage = `usage: weightkit inspect <file> [--json]
 
 Detects the format of <file> (safetensors; a TensorFlow.js model.json or
-*-weights_manifest.json; an AOTInductor .pt2, model folder, blob or .so) and
-lists every tensor: name, dtype, shape, bytes.
+*-weights_manifest.json; an AOTInductor .pt2, model folder, blob or .so; an
+XPWC packed-weights cache) and lists every tensor: name, dtype, shape, bytes.
   --json   print {format, tensors: [{name, dtype, shape, byteLength}], totalBytes}`;
 
 /** The `--json` document of `weightkit inspect` (public interface). */
@@ -42,6 +44,15 @@ export const inspect: Command = {
   async run(argv) {
     const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
     const [file] = positionals(pos, 1, usage);
+    if (!statSync(file!, { throwIfNoEntry: false })?.isDirectory() && looksLikeXpwc(file!)) {
+      // A packed-weights cache: its entries are opaque packed bytes.
+      const info = await PackedWeightsCache.inspectFile(file!);
+      const tensors = info.entries.map((e) => ({ name: e.name, dtype: 'uint8', shape: [e.size], byteLength: e.size }));
+      const doc = { format: 'xpwc', tensors, totalBytes: tensors.reduce((a, t) => a + t.byteLength, 0) };
+      if (values.json) printJson(doc);
+      else printInspect(doc, file!);
+      return;
+    }
     const map = await openWeights(file!);
     try {
       const doc = describeMap(map);

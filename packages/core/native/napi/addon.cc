@@ -68,7 +68,8 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
       wn::throw_status(info.Env(), Status(Code::kBadArgument, "Mapping cannot be constructed directly; use openMapping"));
       return;
     }
-    file_ = *info[0].As<Napi::External<std::shared_ptr<MappedFile>>>().Data();
+    // Take the reference out of the External: it would otherwise live until GC.
+    file_ = std::move(*info[0].As<Napi::External<std::shared_ptr<MappedFile>>>().Data());
   }
 
  private:

@@ -69,28 +69,22 @@ class MemorySource final : public ByteSource {
   std::string name_;
 };
 
-/// A file read with pread; its size is fixed when opened.
-class FileSource final : public ByteSource {
+/// An open file read with pread (not owned); its size is fixed at construction.
+class FdSource : public ByteSource {
  public:
-  static Result<FileSource> open(const std::string& path) {
-    auto fd = open_regular_file(path, OpenMode::kReadOnly);
-    if (!fd.is_ok()) return fd.status();
-    auto size = file_size(fd.value().get(), path);
-    if (!size.is_ok()) return size.status();
-    return FileSource(std::move(fd).value(), size.value(), path);
-  }
+  FdSource(int fd, uint64_t size, std::string name) : fd_(fd), size_(size), name_(std::move(name)) {}
   uint64_t size() const override { return size_; }
-  const std::string& name() const override { return path_; }
-  int fd() const { return fd_.get(); }
+  const std::string& name() const override { return name_; }
+  int fd() const { return fd_; }
 
  protected:
   Status read_unchecked(uint64_t offset, void* out, size_t n) const override {
     auto* p = static_cast<uint8_t*>(out);
     while (n > 0) {
-      ssize_t got = ::pread(fd_.get(), p, n, static_cast<off_t>(offset));
+      ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset));
       if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return errno_status(errno, "read", path_);
-      if (got == 0) return Status(Code::kBadFormat, "'" + path_ + "' shrank while being read");
+      if (got < 0) return errno_status(errno, "read", name_);
+      if (got == 0) return Status(Code::kBadFormat, "'" + name_ + "' shrank while being read");
       p += got;
       n -= static_cast<size_t>(got);
       offset += static_cast<uint64_t>(got);
@@ -99,10 +93,31 @@ class FileSource final : public ByteSource {
   }
 
  private:
-  FileSource(UniqueFd fd, uint64_t size, std::string path) : fd_(std::move(fd)), size_(size), path_(std::move(path)) {}
-  UniqueFd fd_;
+  int fd_;
   uint64_t size_;
-  std::string path_;
+  std::string name_;
+};
+
+namespace detail {
+struct OwnedFd {
+  UniqueFd owned;
+};
+}  // namespace detail
+
+/// A file opened by path (O_NOFOLLOW, regular files only) and read with pread.
+class FileSource final : private detail::OwnedFd, public FdSource {
+ public:
+  static Result<FileSource> open(const std::string& path) {
+    auto fd = open_regular_file(path, OpenMode::kReadOnly);
+    if (!fd.is_ok()) return fd.status();
+    auto size = file_size(fd.value().get(), path);
+    if (!size.is_ok()) return size.status();
+    return FileSource(std::move(fd).value(), size.value(), path);
+  }
+
+ private:
+  FileSource(UniqueFd fd, uint64_t size, std::string path)
+      : detail::OwnedFd{std::move(fd)}, FdSource(owned.get(), size, std::move(path)) {}
 };
 
 /// A window [offset, offset+size) of another source (a zip member, a section).

@@ -1,0 +1,150 @@
+// weightkit/xnnpack/cache.hpp — the packed-weights cache core (C++17, no
+// Node-API). ExecuTorch XNNWeightsCache semantics on an XPWC file:
+//
+//  * entries keyed by name (weight name + bias name), seed, packer
+//    fingerprint and optionally a content hash of the unpacked inputs;
+//  * reserve_space -> pack in place -> look_up_or_insert, as XNNPACK does;
+//    file-backed reservations are page-aligned regions of the file, blocks
+//    reserved with posix_fallocate BEFORE mapping (a full disk falls back to
+//    the heap, counted, never SIGBUS);
+//  * initialize_for_runtime / finalize_for_runtime (flush only what is new,
+//    bump ref counts, return the names used) / delete_packed_data;
+//  * save appends one trailer for every entry; a crash at any point leaves the
+//    previous trailer intact and findable;
+//  * one instance per file per process, shared by every model; all methods
+//    are thread-safe.
+//
+// Invariants: an entry's bytes never move while the cache lives; nothing is
+// ever written inside a region a saved trailer references; the file is never
+// truncated (compaction writes a new file and renames it into place).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "weightkit/mapped_file.hpp"
+#include "weightkit/status.hpp"
+#include "weightkit/xnnpack/xpwc.hpp"
+
+namespace weightkit::xnnpack {
+
+struct CacheOptions {
+  std::string path;            // "" keeps every packed weight on the heap (opt-out)
+  bool async_flush = false;    // finalize starts write-back without waiting for it
+  int lock_wait_ms = 0;        // how long to wait for another writer (0: fall back to heap at once)
+  bool verify_on_open = false; // checksum every loaded entry when opening
+};
+
+struct EntryKey {
+  std::string name;            // weight name + bias name
+  uint32_t seed = 0;
+  uint32_t packer_id = 0;      // 0 matches any packer (XNNPACK callers without fingerprints)
+  uint32_t packer_version = 0;
+  uint64_t input_hash = 0;     // 0: not checked
+  bool transient = false;      // never written to the file (e.g. keyed by raw pointers)
+};
+
+/// Where an entry's bytes are; `token` is the opaque offset handed to XNNPACK.
+struct EntryView {
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+  uint64_t token = 0;
+  bool file_backed = false;
+  bool loaded = false;         // mapped from a previous save (read-only)
+  std::shared_ptr<void> keep;  // owns the bytes: hold it for as long as `data` is read
+  const uint8_t* base = nullptr;  // the whole block `keep` owns (a mapping or heap block)
+  uint64_t base_size = 0;
+};
+
+enum class Fallback { kNoSpace = 0, kLocked, kIoError, kUnsupported, kInvalidFile, kCount };
+const char* fallback_name(Fallback f);
+
+struct Stats {
+  uint64_t hits = 0, misses = 0, packs = 0, superseded = 0;
+  uint64_t entries = 0, loaded_entries = 0;
+  uint64_t mapped_bytes = 0;   // entries in file pages (loaded or packed into the file)
+  uint64_t heap_bytes = 0;     // entries on the heap
+  uint64_t fallback_bytes[static_cast<int>(Fallback::kCount)] = {};
+  double flush_ms = 0;
+  uint64_t flushed_bytes = 0;
+  uint64_t file_bytes = 0, orphan_bytes = 0;
+  uint64_t saves = 0;
+  bool file_backed = false, writer = false, recovered = false;
+  std::string rebuilt_from;    // where an invalid file was moved aside, if it was
+};
+
+struct VerifyReport {
+  uint64_t checked = 0, unchecked = 0;
+  std::vector<std::string> bad;  // entries whose bytes do not match their checksum
+};
+
+class PackedWeightsCache {
+ public:
+  /// Opens (or creates, 0600) the cache at options.path; the same file opened
+  /// twice in one process returns the same instance.
+  static Result<std::shared_ptr<PackedWeightsCache>> open(const CacheOptions& options);
+  ~PackedWeightsCache();
+  PackedWeightsCache(const PackedWeightsCache&) = delete;
+  PackedWeightsCache& operator=(const PackedWeightsCache&) = delete;
+
+  // -- the XNNPACK protocol --
+  std::optional<EntryView> look_up(const EntryKey& key);
+  /// Writable memory for n packed bytes: a file region when possible, else heap. nullptr only when out of memory.
+  void* reserve_space(size_t n);
+  /// Commits `ptr` (a reservation, or any buffer, then copied). ptr == nullptr behaves as look_up.
+  Result<EntryView> look_up_or_insert(const EntryKey& key, void* ptr, size_t n);
+  bool is_finalized();
+  /// The bytes for a token returned by look_up/insert, or nullptr for an unknown token.
+  const uint8_t* offset_to_addr(uint64_t token);
+
+  // -- the ExecuTorch lifecycle --
+  void initialize_for_runtime();
+  Result<std::vector<std::string>> finalize_for_runtime();
+  void delete_packed_data(const std::vector<std::string>& names);
+
+  /// Writes a trailer covering every file-backed entry; a no-op (bytes and
+  /// mtime unchanged) when nothing was packed into the file since the last save.
+  Result<bool> save();
+  Result<VerifyReport> verify();
+  Stats stats();
+  const std::string& path() const { return options_.path; }
+  /// A view of a committed entry by name (no key checks), for JS views.
+  std::optional<EntryView> find(const std::string& name);
+  /// The entry a token refers to.
+  std::optional<EntryView> find_token(uint64_t token);
+  std::vector<std::string> names();
+
+  struct Impl;
+
+ private:
+  explicit PackedWeightsCache(CacheOptions options);
+  std::unique_ptr<Impl> impl_;
+  CacheOptions options_;
+};
+
+/// Read-only facts about a cache file (CLI `cache inspect`).
+struct FileInfo {
+  uint32_t version = 0;
+  uint64_t file_bytes = 0, orphan_bytes = 0;
+  bool recovered = false, integrity = false;
+  std::vector<xpwc::IndexEntry> entries;
+};
+Result<FileInfo> inspect_file(const std::string& path);
+/// Checks every entry's checksum (read-only; works while others use the file).
+Result<VerifyReport> verify_file(const std::string& path);
+
+struct CompactReport {
+  uint64_t bytes_before = 0, bytes_after = 0, entries = 0;
+};
+/// Rewrites the file without orphans (temp file + rename); WK_LOCKED while
+/// any process, this one included, has it open.
+Result<CompactReport> compact_file(const std::string& path);
+
+}  // namespace weightkit::xnnpack

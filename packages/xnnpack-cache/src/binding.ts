@@ -1,0 +1,94 @@
+/**
+ * The only module that loads and types @weightkit/xnnpack-cache's addon.
+ * @internal
+ * @module
+ */
+import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+
+export interface NativeKey {
+  name: string;
+  seed?: number;
+  packerId?: number;
+  packerVersion?: number;
+  inputHash?: bigint;
+}
+
+export interface NativeStats {
+  hits: number; misses: number; packs: number; superseded: number; entries: number; loadedEntries: number;
+  mappedBytes: number; heapBytes: number;
+  heapFallbackBytes: { noSpace: number; locked: number; ioError: number; unsupported: number; invalidFile: number };
+  flushMs: number; flushedBytes: number; fileBytes: number; orphanBytes: number; saves: number;
+  fileBacked: boolean; writer: boolean; recovered: boolean; rebuiltFrom: string | null;
+}
+
+export interface NativeVerify {
+  checked: number;
+  unchecked: number;
+  bad: string[];
+}
+
+export interface NativeSource {
+  dtype: 'float32' | 'float16' | 'bfloat16';
+  path?: string;
+  offset?: number;
+  length?: number;
+  bytes?: Uint8Array;
+}
+
+export interface NativePackItem {
+  name: string;
+  nc: number;
+  kc: number;
+  layout: 'oi' | 'io';
+  weight: NativeSource;
+  bias?: NativeSource;
+}
+
+export interface NativePacker {
+  kind: 'f32-gemm' | 'qc8w';
+  nr: number;
+  kr: number;
+  sr: number;
+}
+
+export interface NativeCache {
+  lookUp(key: NativeKey): number | undefined;
+  reserve(size: number): Uint8Array | undefined;
+  insert(key: NativeKey, data?: ArrayBufferView): number | undefined;
+  offsetToAddr(offset: number): Uint8Array;
+  view(name: string): Uint8Array | undefined;
+  initialize(): void;
+  finalize(): string[];
+  release(names: readonly string[]): void;
+  isFinalized(): boolean;
+  save(): Promise<boolean>;
+  verify(): Promise<NativeVerify>;
+  stats(): NativeStats;
+  names(): string[];
+  probe(items: { name: string; nc: number; kc: number }[], packer: NativePacker): boolean[];
+  pack(items: NativePackItem[], packer: NativePacker, hashInputs: boolean): Promise<{ packed: number; hits: number; packedBytes: number }>;
+  close(): void;
+}
+
+export interface NativeFileInfo {
+  version: number;
+  fileBytes: number;
+  orphanBytes: number;
+  recovered: boolean;
+  integrity: boolean;
+  entries: { name: string; offset: number; size: number; seed: number }[];
+}
+
+interface XnnpackAddon extends AddonBase {
+  open(options: { path?: string; asyncFlush?: boolean; lockWaitMs?: number; verifyOnOpen?: boolean }): Promise<NativeCache>;
+  inspectFile(path: string): Promise<NativeFileInfo>;
+  verifyFile(path: string): Promise<NativeVerify>;
+  compactFile(path: string): Promise<{ bytesBefore: number; bytesAfter: number; entries: number }>;
+}
+
+let addon: XnnpackAddon | undefined;
+
+export function xnnpackAddon(): XnnpackAddon {
+  addon ??= loadNativeAddon<XnnpackAddon>(import.meta.url, 'weightkit_xnnpack');
+  return addon;
+}

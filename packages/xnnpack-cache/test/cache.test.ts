@@ -1,0 +1,256 @@
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SafetensorsMap, fileFootprint, readFootprint } from '@weightkit/core';
+import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { readExecutorchIndex, smallModel, tempDir } from './helpers.js';
+
+const dir = tempDir();
+const model = smallModel(join(dir, 'model.safetensors'));
+
+async function packOnce(path: string, m = model, options = {}) {
+  const map = SafetensorsMap.openSync(m);
+  const cache = await PackedWeightsCache.open({ path });
+  cache.initialize();
+  const r = await cache.packModel(map, options);
+  const names = cache.finalize();
+  const saved = await cache.save();
+  return { cache, map, r, names, saved };
+}
+
+describe('PackedWeightsCache', () => {
+  it('packs once, then every later open finds every entry and packs nothing', async () => {
+    const path = join(dir, 'reuse.xpwc');
+    const first = await packOnce(path);
+    expect(first.r).toMatchObject({ entries: 4, packed: 4, hits: 0 });
+    expect(first.names).toHaveLength(4);
+    expect(first.saved).toBe(true);
+    expect(first.cache.stats()).toMatchObject({ packs: 4, fileBacked: true, writer: true, saves: 1 });
+    const bytes = Buffer.from(first.cache.view('layers.0.weightlayers.0.bias')!);
+    first.cache.close();
+    first.map.close();
+    const second = await packOnce(path);
+    expect(second.r).toMatchObject({ packed: 0, hits: 4 });
+    expect(second.saved).toBe(false);
+    expect(second.cache.stats()).toMatchObject({ loadedEntries: 4, packs: 0, writer: false });
+    expect(Buffer.from(second.cache.view('layers.0.weightlayers.0.bias')!).equals(bytes)).toBe(true);
+    second.cache.close();
+    second.map.close();
+  });
+
+  it('keeps packed pages clean after finalize, and a warm open dirties nothing', async () => {
+    const path = join(dir, 'clean.xpwc');
+    const cold = await packOnce(path);
+    const fp = fileFootprint(readFootprint()!, path);
+    expect(fp.rss).toBeGreaterThan(0);
+    expect(fp.privateDirty + fp.sharedDirty).toBe(0);
+    cold.cache.close();
+    const warm = await PackedWeightsCache.open({ path });
+    for (const n of warm.names()) warm.view(n)!.reduce((a, b) => a + b, 0);
+    const fp2 = fileFootprint(readFootprint()!, path);
+    expect(fp2.rss).toBeGreaterThan(0);
+    expect(fp2.privateDirty + fp2.sharedDirty).toBe(0);
+    warm.close();
+    cold.map.close();
+  });
+
+  it('never grows the file over 50 load/unload cycles, and a no-op save leaves bytes and mtime alone', async () => {
+    const path = join(dir, 'cycles.xpwc');
+    (await packOnce(path)).cache.close();
+    const size = statSync(path).size;
+    const before = readFileSync(path);
+    const mtime = statSync(path).mtimeMs;
+    for (let i = 0; i < 50; i++) {
+      const { cache, map, names, saved } = await packOnce(path);
+      expect(saved).toBe(false);
+      cache.release(names);
+      cache.close();
+      map.close();
+    }
+    expect(statSync(path).size).toBe(size);
+    expect(statSync(path).mtimeMs).toBe(mtime);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it('counts references: heap entries are freed at zero, file-backed entries persist', async () => {
+    const heap = await PackedWeightsCache.open({ path: '' });
+    const map = SafetensorsMap.openSync(model);
+    heap.initialize();
+    await heap.packModel(map);
+    const names = heap.finalize();
+    expect(heap.stats()).toMatchObject({ entries: 4, fileBacked: false, heapBytes: expect.any(Number) });
+    heap.initialize();
+    await heap.packModel(map); // a second runtime uses the same entries
+    const again = heap.finalize();
+    heap.release(names);
+    expect(heap.stats().entries).toBe(4); // still held by the second runtime
+    heap.release(again);
+    expect(heap.stats().entries).toBe(0);
+    heap.close();
+
+    const path = join(dir, 'refs.xpwc');
+    const { cache, names: fileNames } = await packOnce(path);
+    cache.release(fileNames);
+    expect(cache.stats().entries).toBe(4); // saved: persistent
+    cache.close();
+    map.close();
+  });
+
+  it('shares one file and one trailer between models; an opted-out sibling never touches it', async () => {
+    const path = join(dir, 'shared.xpwc');
+    const other = smallModel(join(dir, 'other.safetensors'), 2, 24, 16, 3);
+    const a = await PackedWeightsCache.open({ path });
+    const b = await PackedWeightsCache.open({ path }); // same file, same process: one cache
+    const heapOnly = await PackedWeightsCache.open({ path: '' });
+    const ma = SafetensorsMap.openSync(model);
+    const mb = SafetensorsMap.openSync(other);
+    a.initialize();
+    await a.packModel(ma);
+    a.finalize();
+    b.initialize();
+    const rb = await b.packModel(mb, { namespace: 'other/' }); // both models name their tensors layers.N
+    b.finalize();
+    heapOnly.initialize();
+    await heapOnly.packModel(mb, { namespace: 'other/' });
+    expect(heapOnly.stats()).toMatchObject({ fileBacked: false, mappedBytes: 0 });
+    expect(rb.packed).toBe(2);
+    expect(await a.save()).toBe(true);
+    expect(await b.save()).toBe(false); // the one trailer already covers model b too
+    const index = readExecutorchIndex(path);
+    expect(index.entries.filter((e) => !e.name.startsWith('__weightkit')).length).toBe(6);
+    for (const c of [a, b, heapOnly]) c.close();
+    ma.close();
+    mb.close();
+  });
+
+  it('serves the WeightsCache contract: reserve, pack in place, insert, offsetToAddr', async () => {
+    const cache = await PackedWeightsCache.open({ path: join(dir, 'contract.xpwc') });
+    cache.initialize();
+    const key = { seed: 7, kernel: 'w', bias: 'b', fingerprintId: 99 };
+    expect(cache.lookUp(key)).toBeUndefined();
+    const mem = cache.reserveSpace(1000)!;
+    mem.set([1, 2, 3]);
+    const offset = cache.lookUpOrInsert(key, mem)!;
+    expect(offset).toBeGreaterThan(0);
+    expect(cache.lookUpOrInsert(key, undefined)).toBe(offset);
+    expect(cache.lookUp({ ...key, seed: 8 })).toBeUndefined(); // another seed is another entry
+    expect(cache.isFinalized()).toBe(false);
+    expect(cache.finalize()).toEqual(['wb']);
+    expect(cache.isFinalized()).toBe(true);
+    expect([...cache.offsetToAddr(offset).subarray(0, 4)]).toEqual([1, 2, 3, 0]);
+    // Caller-owned buffers are copied in.
+    const own = new Uint8Array([9, 9, 9]);
+    const o2 = cache.lookUpOrInsert({ seed: 1, kernel: 'x' }, own)!;
+    own[0] = 0;
+    expect([...cache.offsetToAddr(o2)]).toEqual([9, 9, 9]);
+    expect(() => cache.offsetToAddr(12345)).toThrowError(/unknown offset/);
+    cache.close();
+    expect(() => cache.lookUp(key)).toThrowError(/closed/);
+  });
+
+  it('re-packs when the same names get new values (content hashes), and never serves stale bytes', async () => {
+    const path = join(dir, 'changed.xpwc');
+    const m1 = smallModel(join(dir, 'v1.safetensors'), 2, 16, 16, 1);
+    const first = await packOnce(path, m1, { hashInputs: true });
+    const old = Buffer.from(first.cache.view('layers.0.weightlayers.0.bias')!);
+    first.cache.close();
+    first.map.close();
+    const m2 = smallModel(join(dir, 'v1.safetensors'), 2, 16, 16, 2); // same names, new values
+    const second = await packOnce(path, m2, { hashInputs: true });
+    expect(second.r).toMatchObject({ packed: 2, hits: 0 });
+    expect(second.cache.stats().superseded).toBe(2);
+    expect(Buffer.from(second.cache.view('layers.0.weightlayers.0.bias')!).equals(old)).toBe(false);
+    expect(second.cache.stats().orphanBytes).toBeGreaterThan(0);
+    second.cache.close();
+    second.map.close();
+    // Compaction drops the superseded packs.
+    const before = statSync(path).size;
+    const report = await PackedWeightsCache.compactFile(path);
+    expect(report.bytesAfter).toBeLessThan(before);
+    expect(statSync(path).size).toBe(report.bytesAfter);
+    expect((await PackedWeightsCache.inspectFile(path)).orphanBytes).toBe(0);
+    const third = await packOnce(path, m2, { hashInputs: true });
+    expect(third.r).toMatchObject({ packed: 0, hits: 2 });
+    third.cache.close();
+    third.map.close();
+  });
+
+  it('verify finds a damaged entry; verifyOnOpen drops it and re-packs', async () => {
+    const path = join(dir, 'damaged.xpwc');
+    const { cache, map } = await packOnce(path);
+    cache.close();
+    const info = await PackedWeightsCache.inspectFile(path);
+    const victim = info.entries.find((e) => e.name.startsWith('layers.2'))!;
+    const bytes = readFileSync(path);
+    bytes[victim.offset + 5]! ^= 0xff;
+    writeFileSync(path, bytes);
+    const report = await PackedWeightsCache.verifyFile(path);
+    expect(report.bad).toEqual([victim.name]);
+    const reopened = await PackedWeightsCache.open({ path, verifyOnOpen: true });
+    reopened.initialize();
+    const r = await reopened.packModel(map);
+    expect(r).toMatchObject({ packed: 1, hits: 3 });
+    expect((await reopened.verify()).bad).toEqual([]);
+    reopened.close();
+    map.close();
+  });
+
+  it('refuses compaction while the file is open, here or in another handle', async () => {
+    const path = join(dir, 'busy.xpwc');
+    const { cache, map } = await packOnce(path);
+    await expect(PackedWeightsCache.compactFile(path)).rejects.toMatchObject({ code: 'WK_LOCKED' });
+    const r = await cache.compact(); // the only user may compact through its own handle
+    expect(r.entries).toBe(4);
+    expect(cache.names()).toHaveLength(4);
+    cache.close();
+    map.close();
+  });
+
+  it('creates files 0600, refuses symlinks and files of other users, and treats names as data', async () => {
+    const path = join(dir, 'secure.xpwc');
+    const c = await PackedWeightsCache.open({ path });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    c.initialize();
+    const evil = { seed: 0, kernel: '../../etc/passwd', bias: '\0/dev/null' };
+    c.lookUpOrInsert(evil, new Uint8Array([1]));
+    c.finalize();
+    await c.save();
+    c.close();
+    expect(existsSync(join(dir, '..', '..', 'etc', 'passwd.xpwc'))).toBe(false);
+    expect((await PackedWeightsCache.inspectFile(path)).entries.map((e) => e.name)).toContain('../../etc/passwd\0/dev/null');
+
+    symlinkSync(path, join(dir, 'link.xpwc'));
+    await expect(PackedWeightsCache.open({ path: join(dir, 'link.xpwc') })).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT' });
+    const foreign = join(dir, 'foreign.xpwc');
+    writeFileSync(foreign, '');
+    chmodSync(foreign, 0o666);
+    chownSync(foreign, 65534, 65534);
+    await expect(PackedWeightsCache.open({ path: foreign })).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(/another user/) });
+  });
+
+  it('moves an invalid file aside and starts clean when nobody else uses it', async () => {
+    const path = join(dir, 'garbage.xpwc');
+    writeFileSync(path, Buffer.from('this is somebody else\'s file, not a cache'));
+    const c = await PackedWeightsCache.open({ path });
+    const moved = c.stats().rebuiltFrom!;
+    expect(readFileSync(moved, 'utf8')).toMatch(/somebody else/);
+    expect(statSync(path).size).toBe(0);
+    c.close();
+  });
+
+  it('packs qc8w and TF.js models (decoded weights, io layout)', async () => {
+    const { createRequire } = await import('node:module');
+    const { dirname } = await import('node:path');
+    const { TfjsMap } = await import('@weightkit/core');
+    const modelDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');
+    const tf = TfjsMap.openSync(join(modelDir, 'face_landmark_68_tiny_model-weights_manifest.json'));
+    const cache = await PackedWeightsCache.open({ path: join(dir, 'tfjs.xpwc') });
+    cache.initialize();
+    const r = await cache.packModel(tf, { packer: 'qc8w' });
+    expect(r.packed).toBe(r.entries);
+    expect(r.items.every((i) => i.layout === 'io')).toBe(true);
+    expect(r.items.filter((i) => i.bias).length).toBeGreaterThan(0);
+    cache.close();
+    tf.close();
+  });
+});

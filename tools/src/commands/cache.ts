@@ -1,0 +1,132 @@
+/** `weightkit cache pack|inspect|verify|compact`. @module */
+import { performance } from 'node:perf_hooks';
+import { resolve } from 'node:path';
+import { WeightkitError, fileFootprint, readFootprint } from '@weightkit/core';
+import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { UsageError, parse, parsePositiveInt, positionals } from '../cli/args.js';
+import type { Command } from '../cli/command.js';
+import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
+import { openWeights } from '../open-weights.js';
+
+const usage = `usage: weightkit cache pack <model> --cache <file> [--packer f32-gemm|qc8w] [--nr N] [--hash-inputs] [--json] [--footprint]
+       weightkit cache inspect <file> [--json]
+       weightkit cache verify <file> [--json]
+       weightkit cache compact <file> [--json]
+
+pack: packs every weight of rank >= 2 of <model> (with its bias) into the XPWC
+  cache <file>; a second run finds them all (packed: 0). --json prints
+  {entries, packed, hits, fileBytes, heapFallbackBytes, millis}; --footprint
+  adds the Rss and clean/dirty bytes of the cache file's mappings.
+inspect: {version, fileBytes, orphanBytes, entries: [{name, offset, size, seed}]};
+  reads files written by ExecuTorch too.
+verify: exit 0 only when every entry matches its checksum.
+compact: rewrites the file without orphans; refused while anyone has it open.`;
+
+/** The `--json` document of `weightkit cache pack` (public interface). */
+export interface CachePackJson {
+  entries: number;
+  packed: number;
+  hits: number;
+  fileBytes: number;
+  heapFallbackBytes: number;
+  millis: number;
+  footprint?: { rss: number; privateDirty: number; sharedDirty: number; privateClean: number; sharedClean: number };
+}
+
+async function pack(argv: string[]): Promise<number | void> {
+  const { values, positionals: pos } = parse(argv, {
+    cache: { type: 'string' }, packer: { type: 'string', default: 'f32-gemm' }, nr: { type: 'string' },
+    json: { type: 'boolean' }, footprint: { type: 'boolean' }, 'hash-inputs': { type: 'boolean' }, model: { type: 'string' },
+  }, usage);
+  const [model] = positionals(pos, 1, usage);
+  if (!values.cache) throw new WeightkitError('WK_BAD_ARGUMENT', '--cache <file> is required');
+  if (values.packer !== 'f32-gemm' && values.packer !== 'qc8w') {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `--packer must be f32-gemm or qc8w, got '${values.packer}'`);
+  }
+  const t0 = performance.now();
+  const map = await openWeights(model!, values.model !== undefined ? { model: values.model } : {});
+  const cache = await PackedWeightsCache.open({ path: values.cache });
+  const progress = new Progress('packing');
+  try {
+    cache.initialize();
+    const r = await cache.packModel(map, {
+      packer: values.packer, ...(values.nr ? { nr: parsePositiveInt(values.nr, '--nr') } : {}),
+      hashInputs: values['hash-inputs'] ?? false, onProgress: (d, t) => progress.update(d, t, 'items'),
+    });
+    cache.finalize();
+    await cache.save();
+    progress.done();
+    const s = cache.stats();
+    const doc: CachePackJson = {
+      entries: r.entries, packed: r.packed, hits: r.hits, fileBytes: s.fileBytes,
+      heapFallbackBytes: Object.values(s.heapFallbackBytes).reduce((a, b) => a + b, 0),
+      millis: Number((performance.now() - t0).toFixed(3)),
+    };
+    if (values.footprint) {
+      const fp = readFootprint();
+      if (fp) {
+        const f = fileFootprint(fp, resolve(values.cache));
+        doc.footprint = { rss: f.rss, privateDirty: f.privateDirty, sharedDirty: f.sharedDirty, privateClean: f.privateClean, sharedClean: f.sharedClean };
+      }
+    }
+    if (values.json) return printJson(doc);
+    process.stdout.write(
+      `${values.cache}: ${r.entries} weights, ${r.packed} packed (${formatBytes(r.packedBytes)}), ${r.hits} found in the cache; ` +
+        `file ${formatBytes(s.fileBytes)}, heap fallback ${formatBytes(doc.heapFallbackBytes)}, ${doc.millis.toFixed(1)} ms\n`,
+    );
+  } finally {
+    cache.close();
+    map.close();
+  }
+}
+
+async function inspect(argv: string[]): Promise<void> {
+  const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
+  const [file] = positionals(pos, 1, usage);
+  const info = await PackedWeightsCache.inspectFile(file!);
+  const doc = { version: info.version, fileBytes: info.fileBytes, orphanBytes: info.orphanBytes, entries: info.entries };
+  if (values.json) return printJson(doc);
+  process.stdout.write(`${file}: XPWC v${info.version}${info.integrity ? ' with weightkit integrity record' : ''}${info.recovered ? ' (recovered an earlier trailer)' : ''}\n`);
+  printTable(['name', 'offset', 'size', 'seed'], info.entries.map((e) => [e.name, String(e.offset), String(e.size), String(e.seed)]));
+  process.stdout.write(`${info.entries.length} entries, file ${formatBytes(info.fileBytes)}, orphans ${formatBytes(info.orphanBytes)}\n`);
+}
+
+async function verify(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
+  const [file] = positionals(pos, 1, usage);
+  const r = await PackedWeightsCache.verifyFile(file!);
+  if (values.json) printJson(r);
+  else {
+    process.stdout.write(`${file}: ${r.checked} entries checked, ${r.unchecked} without checksums, ${r.bad.length} damaged\n`);
+    for (const b of r.bad) process.stdout.write(`  damaged: ${b}\n`);
+  }
+  if (r.bad.length > 0) {
+    process.stderr.write(`error[WK_CORRUPT]: ${r.bad.length} entries of '${file}' do not match their checksums; delete or compact the cache\n`);
+    return 1;
+  }
+  return 0;
+}
+
+async function compact(argv: string[]): Promise<void> {
+  const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
+  const [file] = positionals(pos, 1, usage);
+  const r = await PackedWeightsCache.compactFile(file!);
+  if (values.json) return printJson(r);
+  process.stdout.write(`${file}: ${r.entries} entries, ${formatBytes(r.bytesBefore)} -> ${formatBytes(r.bytesAfter)}\n`);
+}
+
+export const cache: Command = {
+  name: 'cache',
+  summary: 'pack a model into a persistent XPWC cache; inspect, verify, compact caches',
+  usage,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    switch (sub) {
+      case 'pack': return pack(rest);
+      case 'inspect': return inspect(rest);
+      case 'verify': return verify(rest);
+      case 'compact': return compact(rest);
+      default: throw new UsageError(sub ? `unknown cache command '${sub}'` : 'missing cache command', usage);
+    }
+  },
+};

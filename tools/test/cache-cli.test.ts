@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'src', 'bin', 'weightkit.js');
+const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+const manifest = join(modelDir, 'tiny_face_detector_model-weights_manifest.json');
+const dir = mkdtempSync(join(tmpdir(), 'wk-cache-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function weightkit(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('weightkit cache', () => {
+  it('packs, then a second run reports packed 0 and hits = entries, with the documented JSON', () => {
+    const cache = join(dir, 'm.xpwc');
+    const first = weightkit('cache', 'pack', manifest, '--cache', cache, '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const a = JSON.parse(first.stdout);
+    expect(Object.keys(a).sort()).toEqual(['entries', 'fileBytes', 'heapFallbackBytes', 'hits', 'millis', 'packed']);
+    expect(a.packed).toBe(a.entries);
+    expect(a.entries).toBeGreaterThan(5);
+    const b = JSON.parse(weightkit('cache', 'pack', manifest, '--cache', cache, '--json').stdout);
+    expect(b).toMatchObject({ packed: 0, hits: a.entries, fileBytes: a.fileBytes, heapFallbackBytes: 0 });
+  });
+
+  it('inspects, verifies and compacts, and `weightkit inspect` detects cache files', () => {
+    const cache = join(dir, 'i.xpwc');
+    weightkit('cache', 'pack', manifest, '--cache', cache, '--packer', 'qc8w');
+    const doc = JSON.parse(weightkit('cache', 'inspect', cache, '--json').stdout);
+    expect(Object.keys(doc).sort()).toEqual(['entries', 'fileBytes', 'orphanBytes', 'version']);
+    expect(doc.version).toBe(2);
+    expect(Object.keys(doc.entries[0]).sort()).toEqual(['name', 'offset', 'seed', 'size']);
+    expect(weightkit('cache', 'verify', cache).code).toBe(0);
+    expect(JSON.parse(weightkit('inspect', cache, '--json').stdout).format).toBe('xpwc');
+    expect(weightkit('cache', 'compact', cache).code).toBe(0);
+    // Damage one entry: verify exits 1 with error[WK_CORRUPT].
+    const raw = readFileSync(cache);
+    raw[doc.entries[0].offset + 3]! ^= 0x55;
+    writeFileSync(cache, raw);
+    const v = weightkit('cache', 'verify', cache);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(/^error\[WK_CORRUPT\]/);
+  });
+
+  it('refuses malformed files and bad arguments with error[CODE]', () => {
+    const junk = join(dir, 'junk.xpwc');
+    writeFileSync(junk, Buffer.alloc(100, 1));
+    const r = weightkit('cache', 'inspect', junk);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error\[WK_BAD_FORMAT\]/);
+    expect(weightkit('cache', 'pack', manifest).stderr).toMatch(/^error\[WK_BAD_ARGUMENT\]: --cache/);
+    expect(weightkit('cache', 'pack', manifest, '--cache', join(dir, 'x.xpwc'), '--packer', 'q4').code).toBe(1);
+    expect(weightkit('cache').code).toBe(2);
+  });
+
+  it('the demo packs cold, then reuses in a fresh process with clean pages', () => {
+    const r = weightkit('demo');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cold \(packs\)\s+[\d.]+\s+30\s+0\s+[\d.]+ MiB\s+0 B\s+[\d.]+ MiB/);
+    expect(r.stdout).toMatch(/warm \(maps\)\s+[\d.]+\s+0\s+30\s/);
+  });
+});
