@@ -84,6 +84,8 @@ interface XnnpackAddon extends AddonBase {
   inspectFile(path: string): Promise<NativeFileInfo>;
   verifyFile(path: string): Promise<NativeVerify>;
   compactFile(path: string): Promise<{ bytesBefore: number; bytesAfter: number; entries: number }>;
+  benchPacker(packer: NativePacker, nc: number, kc: number, reps: number): Promise<{ packNs: number; memcpyNs: number; sourceBytes: number; packedBytes: number }>;
+  benchFileBacking(path: string, totalBytes: number, regionBytes: number, sparse: boolean): Promise<number>;
 }
 
 let addon: XnnpackAddon | undefined;

@@ -19,3 +19,4 @@ export {
 } from './cache.js';
 export { biasCandidates, planPack, type PackPlanItem } from './pack-plan.js';
 export { XNNPACK_OPTIONS } from './options.js';
+export { timeFileBacking, timePacker } from './bench.js';

@@ -28,6 +28,8 @@ for (let i = 0; i < Number(LOOPS ?? 1); i++) {
 if (HOLD) await new Promise((r) => setTimeout(r, Number(HOLD)));
 const s = cache.stats();
 console.log(JSON.stringify({ packed: last.packed, hits: last.hits, writer: s.writer, fallback: s.heapFallbackBytes, entries: s.entries, saves: s.saves }));
+// Keep the cache (and its writer lock) until the parent says so.
+if (process.env.HOLD_STDIN) await new Promise((r) => process.stdin.on('end', r).resume());
 cache.close();
 `;
 
@@ -66,15 +68,22 @@ describe('across processes', () => {
 
   it('two writers at once: one writes the file, the other falls back to the heap and says so', async () => {
     const cache = join(dir, 'two.xpwc');
-    const run = (ns: string) => new Promise<{ writer: boolean; fallback: { locked: number }; packed: number }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', packScript], {
-        cwd: process.cwd(), env: { ...process.env, CACHE: cache, MODEL: big, NS: ns, HOLD: '500' },
-      });
+    // Both stay alive, holding what they got, until both have reported.
+    const children = ['a/', 'b/'].map((ns) => spawn(process.execPath, ['--input-type=module', '-e', packScript], {
+      cwd: process.cwd(), env: { ...process.env, CACHE: cache, MODEL: big, NS: ns, HOLD_STDIN: '1' },
+    }));
+    const reports = children.map((child) => new Promise<{ writer: boolean; fallback: { locked: number }; packed: number }>((resolve, reject) => {
       let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`exit ${code}`))));
-    });
-    const [a, b] = await Promise.all([run('a/'), run('b/')]);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out.trim().split('\n')[0]!));
+      });
+      child.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`exit ${code}`))));
+    }));
+    const [a, b] = await Promise.all(reports);
+    const exits = children.map((c) => new Promise((r) => c.on('exit', r)));
+    for (const c of children) c.stdin.end();
+    await Promise.all(exits);
     expect([a.writer, b.writer].sort()).toEqual([false, true]);
     const loser = a.writer ? b : a;
     expect(loser.fallback.locked).toBeGreaterThan(0);
@@ -87,11 +96,21 @@ describe('across processes', () => {
   it('a writer that waits for the lock adds to the file without dropping the first writer\'s entries', async () => {
     const cache = join(dir, 'wait.xpwc');
     const first = spawn(process.execPath, ['--input-type=module', '-e', packScript], {
-      cwd: process.cwd(), env: { ...process.env, CACHE: cache, MODEL: model, NS: 'first/', HOLD: '700' }, stdio: 'ignore',
+      cwd: process.cwd(), env: { ...process.env, CACHE: cache, MODEL: model, NS: 'first/', HOLD_STDIN: '1' },
     });
-    await new Promise((r) => setTimeout(r, 350));
-    const second = lastJson<{ writer: boolean; packed: number }>(node(packScript, { CACHE: cache, MODEL: model, NS: 'second/', WAIT: '10000' }));
+    // Once the first has saved it holds the writer lock until we close its stdin.
+    await new Promise((r) => first.stdout.once('data', r));
+    const secondChild = spawn(process.execPath, ['--input-type=module', '-e', packScript], {
+      cwd: process.cwd(), env: { ...process.env, CACHE: cache, MODEL: model, NS: 'second/', WAIT: '20000' },
+    });
+    let out = '';
+    secondChild.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const secondExit = new Promise((r) => secondChild.on('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    first.stdin.end();
     await new Promise((r) => first.on('exit', r));
+    expect(await secondExit).toBe(0);
+    const second = JSON.parse(out.trim().split('\n').at(-1)!) as { writer: boolean; packed: number };
     expect(second).toMatchObject({ writer: true, packed: 6 });
     const names = (await PackedWeightsCache.inspectFile(cache)).entries.map((e) => e.name);
     expect(names.filter((n) => n.startsWith('first/'))).toHaveLength(6);

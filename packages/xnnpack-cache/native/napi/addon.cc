@@ -9,6 +9,7 @@
 
 #include "../src/pack_job.hpp"
 #include "weightkit/napi_helpers.hpp"
+#include "weightkit/xnnpack/bench.hpp"
 #include "weightkit/xnnpack/cache.hpp"
 #include "weightkit/xnnpack/packers.hpp"
 
@@ -535,7 +536,72 @@ Napi::Value compact_file_js(const Napi::CallbackInfo& info) {
       });
 }
 
+// benchPacker(packer, nc, kc, reps) -> Promise<{packNs, memcpyNs, sourceBytes, packedBytes}>
+Napi::Value bench_packer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto packer = to_packer(env, info[0]);
+  if (!packer.is_ok()) {
+    wn::throw_status(env, packer.status());
+    return env.Undefined();
+  }
+  if (!wn::require(env, info.Length() >= 4 && info[1].IsNumber() && info[2].IsNumber() && info[3].IsNumber(), "benchPacker(packer, nc, kc, reps)")) {
+    return env.Undefined();
+  }
+  const size_t nc = info[1].As<Napi::Number>().Uint32Value(), kc = info[2].As<Napi::Number>().Uint32Value();
+  const int reps = static_cast<int>(info[3].As<Napi::Number>().Int32Value());
+  if (!wn::require(env, nc > 0 && kc > 0 && nc * kc <= (size_t{1} << 28) && reps > 0 && reps <= 1000, "benchPacker: sizes out of range")) {
+    return env.Undefined();
+  }
+  auto out = std::make_shared<PackerTiming>();
+  auto p = packer.value();
+  return wn::PromiseWorker::start(
+      env,
+      [p, nc, kc, reps, out]() {
+        auto r = time_packer(p, nc, kc, reps);
+        if (!r.is_ok()) return r.status();
+        *out = r.value();
+        return Status::ok();
+      },
+      [out](Napi::Env e) {
+        auto o = Napi::Object::New(e);
+        o.Set("packNs", out->pack_ns);
+        o.Set("memcpyNs", out->memcpy_ns);
+        o.Set("sourceBytes", static_cast<double>(out->source_bytes));
+        o.Set("packedBytes", static_cast<double>(out->packed_bytes));
+        return o;
+      });
+}
+
+// benchFileBacking(path, totalBytes, regionBytes, sparse) -> Promise<ms>
+Napi::Value bench_file_backing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = path_arg(info);
+  if (env.IsExceptionPending()) return env.Undefined();
+  if (!wn::require(env, info.Length() >= 4 && info[1].IsNumber() && info[2].IsNumber(), "benchFileBacking(path, total, region, sparse)")) {
+    return env.Undefined();
+  }
+  const uint64_t total = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  const uint64_t region = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  if (!wn::require(env, region >= page_size() && region % page_size() == 0 && total >= region && total % region == 0 && region <= (1ull << 31),
+                   "benchFileBacking: region must be a page multiple dividing total")) {
+    return env.Undefined();
+  }
+  const bool sparse = info[3].ToBoolean();
+  auto ms = std::make_shared<double>(0);
+  return wn::PromiseWorker::start(
+      env,
+      [path, total, region, sparse, ms]() {
+        auto r = time_file_backing(path, total, region, sparse);
+        if (!r.is_ok()) return r.status();
+        *ms = r.value();
+        return Status::ok();
+      },
+      [ms](Napi::Env e) { return Napi::Number::New(e, *ms); });
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("benchPacker", Napi::Function::New(env, bench_packer));
+  exports.Set("benchFileBacking", Napi::Function::New(env, bench_file_backing));
   wn::addon_data(env).classes["Cache"] = Napi::Persistent(Cache::define(env));
   exports.Set("setErrorClass", Napi::Function::New(env, wn::set_error_class));
   exports.Set("open", Napi::Function::New(env, open));
