@@ -4,6 +4,7 @@
  * @module
  */
 import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 
 export interface NativeKey {
   name: string;
@@ -11,20 +12,6 @@ export interface NativeKey {
   packerId?: number;
   packerVersion?: number;
   inputHash?: bigint;
-}
-
-export interface NativeStats {
-  hits: number; misses: number; packs: number; superseded: number; entries: number; loadedEntries: number;
-  mappedBytes: number; heapBytes: number;
-  heapFallbackBytes: { noSpace: number; locked: number; ioError: number; unsupported: number; invalidFile: number };
-  flushMs: number; flushedBytes: number; fileBytes: number; orphanBytes: number; saves: number;
-  fileBacked: boolean; writer: boolean; recovered: boolean; rebuiltFrom: string | null;
-}
-
-export interface NativeVerify {
-  checked: number;
-  unchecked: number;
-  bad: string[];
 }
 
 export interface NativeSource {
@@ -62,28 +49,19 @@ export interface NativeCache {
   release(names: readonly string[]): void;
   isFinalized(): boolean;
   save(): Promise<boolean>;
-  verify(): Promise<NativeVerify>;
-  stats(): NativeStats;
+  verify(): Promise<VerifyReport>;
+  stats(): CacheStats;
   names(): string[];
   probe(items: { name: string; nc: number; kc: number }[], packer: NativePacker): boolean[];
   pack(items: NativePackItem[], packer: NativePacker, hashInputs: boolean): Promise<{ packed: number; hits: number; packedBytes: number }>;
   close(): void;
 }
 
-export interface NativeFileInfo {
-  version: number;
-  fileBytes: number;
-  orphanBytes: number;
-  recovered: boolean;
-  integrity: boolean;
-  entries: { name: string; offset: number; size: number; seed: number }[];
-}
-
 interface XnnpackAddon extends AddonBase {
   open(options: { path?: string; asyncFlush?: boolean; lockWaitMs?: number; verifyOnOpen?: boolean }): Promise<NativeCache>;
-  inspectFile(path: string): Promise<NativeFileInfo>;
-  verifyFile(path: string): Promise<NativeVerify>;
-  compactFile(path: string): Promise<{ bytesBefore: number; bytesAfter: number; entries: number }>;
+  inspectFile(path: string): Promise<CacheFileInfo>;
+  verifyFile(path: string): Promise<VerifyReport>;
+  compactFile(path: string): Promise<CompactReport>;
   benchPacker(packer: NativePacker, nc: number, kc: number, reps: number): Promise<{ packNs: number; memcpyNs: number; sourceBytes: number; packedBytes: number }>;
   benchFileBacking(path: string, totalBytes: number, regionBytes: number, sparse: boolean): Promise<number>;
 }

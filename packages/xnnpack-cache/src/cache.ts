@@ -7,7 +7,8 @@
 import {
   BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray,
 } from '@weightkit/core';
-import { type NativeCache, type NativeKey, type NativeStats, xnnpackAddon } from './binding.js';
+import { type NativeCache, type NativeKey, xnnpackAddon } from './binding.js';
+import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 import { XNNPACK_OPTIONS } from './options.js';
 import { nativeItem, planPack, type PackPlanItem } from './pack-plan.js';
 
@@ -71,19 +72,6 @@ export interface PackModelResult {
   skipped: string[];
   /** The plan: entry name, weight, bias, matrix shape. */
   items: PackPlanItem[];
-}
-
-/** Counters of one cache (the `stats` JSON of the CLI uses the same names). */
-export type CacheStats = NativeStats;
-
-/** {@link PackedWeightsCache.verify}'s report. */
-export interface VerifyReport {
-  /** Entries whose checksum was recomputed. */
-  checked: number;
-  /** Entries without a stored checksum (written by ExecuTorch). */
-  unchecked: number;
-  /** Entries whose bytes no longer match their checksum. */
-  bad: string[];
 }
 
 const BATCH_BYTES = 64 << 20;
@@ -255,7 +243,7 @@ export class PackedWeightsCache implements WeightsCache {
    * (WK_LOCKED otherwise). This handle's views are detached; the cache is
    * reopened on the compacted file.
    */
-  async compact(): Promise<{ bytesBefore: number; bytesAfter: number; entries: number }> {
+  async compact(): Promise<CompactReport> {
     if (!this.#openOptions.path) throw new WeightkitError('WK_BAD_ARGUMENT', 'a heap-only cache has no file to compact');
     this.#live().close();
     this.#native = undefined;
@@ -279,7 +267,7 @@ export class PackedWeightsCache implements WeightsCache {
   // ---- whole-file operations (no open cache needed) ----
 
   /** The index of a cache file, read-only; reads files written by ExecuTorch too. */
-  static inspectFile(path: string) {
+  static inspectFile(path: string): Promise<CacheFileInfo> {
     return xnnpackAddon().inspectFile(path);
   }
 
@@ -289,7 +277,7 @@ export class PackedWeightsCache implements WeightsCache {
   }
 
   /** Compacts a file nobody has open (temp file + rename). */
-  static compactFile(path: string) {
+  static compactFile(path: string): Promise<CompactReport> {
     return xnnpackAddon().compactFile(path);
   }
 }

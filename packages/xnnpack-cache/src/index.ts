@@ -14,9 +14,9 @@
  * @packageDocumentation
  */
 export {
-  PackedWeightsCache, bytesOf, type CacheKey, type CacheStats, type PackModelResult, type PackOptions,
-  type PackedWeightsCacheOptions, type VerifyReport,
+  PackedWeightsCache, bytesOf, type CacheKey, type PackModelResult, type PackOptions, type PackedWeightsCacheOptions,
 } from './cache.js';
+export type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 export { biasCandidates, planPack, type PackPlanItem } from './pack-plan.js';
 export { XNNPACK_OPTIONS } from './options.js';
 export { timeFileBacking, timePacker } from './bench.js';

@@ -185,8 +185,13 @@ struct PackedWeightsCache::Impl {
       Status st = adopt_trailer(*found.value().trailer);
       if (!st.is_ok()) return st;
     } else if (size.value() > 0) {
-      Status st = rebuild();
-      if (!st.is_ok()) return st;
+      if (lock_byte(fd.get(), LockByte::kWriter, true)) {
+        unlock_byte(fd.get(), LockByte::kWriter);
+        Status st = rebuild();
+        if (!st.is_ok()) return st;
+      }
+      // else another process is writing its first packs right now; its save
+      // will make the file valid, and this process can append after it.
     }
     auto now = current_size();
     if (!now.is_ok()) return now.status();
@@ -265,7 +270,8 @@ struct PackedWeightsCache::Impl {
       if (size.is_ok()) file_end = std::max(file_end, align_up(size.value(), page_size()));
       return heap_reservation(n, why);
     }
-    auto region = MappedRegion::map(fd.get(), opts.path, off, len, Access::kSharedWritable);
+    // Populated: the packer writes every page at once, so take the faults in one call.
+    auto region = MappedRegion::map(fd.get(), opts.path, off, len, Access::kSharedWritable, /*populate=*/true);
     if (!region.is_ok()) return heap_reservation(n, Fallback::kIoError);
     file_end = off + len;
     Pending p;
@@ -327,6 +333,9 @@ struct PackedWeightsCache::Impl {
       e->region = p.region;
       unflushed.emplace_back(p.region, p.file_offset);
       dirty = true;
+      // Start writing these pages back now, so the disk works while the next
+      // weights are packed and finalize only waits for what is left.
+      (void)::sync_file_range(fd.get(), static_cast<off_t>(p.file_offset), static_cast<off_t>(p.region->size()), SYNC_FILE_RANGE_WRITE);
     }
     e->storage = std::move(p.storage);
     e->checksum = Xxh64::hash(e->data, n);
@@ -406,6 +415,12 @@ PackedWeightsCache::PackedWeightsCache(CacheOptions options) : impl_(std::make_u
 }
 
 PackedWeightsCache::~PackedWeightsCache() {
+  if (impl_->fd.valid()) {
+    // Unlock explicitly: a mapping holds the open file description (and so its
+    // locks) until the last view of it is collected, long after close().
+    unlock_byte(impl_->fd.get(), LockByte::kWriter);
+    unlock_byte(impl_->fd.get(), LockByte::kUsers);
+  }
   if (impl_->file_backed) {
     std::lock_guard<std::mutex> g(g_registry_mu);
     auto it = g_registry.find(impl_->id);

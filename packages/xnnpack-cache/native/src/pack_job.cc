@@ -52,6 +52,7 @@ Result<Loaded> load(const TensorSource& s) {
   MappedFile::Options o;
   o.offset = s.offset;
   o.length = s.length;
+  o.populate = true;  // read in full right away
   auto f = MappedFile::open_read(s.path, o);
   if (!f.is_ok()) return f.status();
   l.file = f.value();
