@@ -7,10 +7,11 @@ import { bench } from './commands/bench.js';
 import { cache } from './commands/cache.js';
 import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
+import { offload } from './commands/offload.js';
 import { synth } from './commands/synth.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [inspect, synth, cache, aoti, bench, demo];
+export const COMMANDS: readonly Command[] = [inspect, synth, cache, aoti, offload, bench, demo];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -11,6 +11,7 @@ const PROGRAMS: [pkg: string, program: string][] = [
   ['@weightkit/core', 'core_native_test'],
   ['@weightkit/aoti-blob', 'aoti_native_test'],
   ['@weightkit/xnnpack-cache', 'xnnpack_native_test'],
+  ['@weightkit/cuda-offload', 'offload_native_test'],
 ];
 
 describe('native core test programs', () => {

@@ -1,9 +1,23 @@
 /**
- * @weightkit/cuda-offload — stream weights through a capped cudaMemPool.
+ * @weightkit/cuda-offload — run models larger than GPU memory.
  *
- * Status: this package currently registers its options; the runtime itself is
- * tracked by its own issue (see the repository README).
+ * Weights stay in host memory (a mapped file, registered in place where the
+ * device allows, else fed through a small pinned staging ring) and are
+ * streamed to the GPU through a capped `cudaMemPool` on a dedicated copy
+ * stream, under `budgetMb`, with next-use (Belady) eviction in the known
+ * cyclic schedule and look-ahead prefetch. Without a GPU the same device
+ * code runs on an emulated CUDA runtime with a virtual clock and hazard checks.
+ *
+ * - {@link OffloadRuntime}: create, acquire/release, compute, runPass, stats.
+ * - {@link plan}: floor, lower bound and planned bytes per pass for a budget.
+ * - {@link probeCuda}, {@link chooseDevice}: which device is used, and why.
  *
  * @packageDocumentation
  */
+export {
+  OffloadRuntime, deviceBytes, scheduleIndices, weightsOf, type AcquiredWeight, type EmuOptions, type OffloadOptions, type OffloadStats,
+  type ScheduleInput,
+} from './offload.js';
+export { plan, simulateEviction, type OffloadPlan } from './plan.js';
+export { chooseDevice, probeCuda, type CudaProbe } from './device.js';
 export { CUDA_OPTIONS } from './options.js';

@@ -1,0 +1,67 @@
+// weightkit/offload/plan.hpp — the device-independent half of weight
+// offloading: the catalog, the schedule, the planner and the eviction
+// policies. No CUDA types anywhere in this header.
+//
+// A schedule is the ordered weight uses of one forward pass, repeated
+// cyclically (decode). Uses are addressed by probe id: the position of the use
+// in the flattened schedule. A step groups the uses one operator makes at once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "weightkit/status.hpp"
+
+namespace weightkit::offload {
+
+struct Weight {
+  std::string name;
+  uint64_t bytes = 0;
+};
+
+struct Schedule {
+  std::vector<std::vector<uint32_t>> steps;  // weight indices used by each step
+  /// Probe id -> (step, weight), in order.
+  std::vector<std::pair<uint32_t, uint32_t>> probes() const;
+  size_t probe_count() const;
+};
+
+/// One use per weight per pass, in catalog order (the default schedule).
+Schedule catalog_order(size_t weights);
+
+/// Checks indices and that every step uses at least one weight.
+Status validate(const std::vector<Weight>& weights, const Schedule& schedule);
+
+struct PlanSummary {
+  uint64_t total_bytes = 0;                  // every weight the schedule uses, once
+  uint64_t floor_bytes = 0;                  // smallest budget that can run the schedule
+  uint64_t largest_weight = 0;
+  uint64_t lower_bound_bytes_per_pass = 0;   // no policy can move fewer (steady state)
+};
+
+/// floor = the largest set of weights two consecutive steps (cyclically) use,
+/// plus the largest weight (room for the next copy while both are held).
+PlanSummary summarize(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes);
+
+enum class Policy { kNextUse, kLru };
+
+/// Simulates the eviction policy (no device, no prefetch) over `passes` cycles
+/// and returns the bytes loaded in each pass. Pinned weights are loaded once
+/// and never evicted. Used by the planner and as the reference in tests.
+Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes,
+                                       Policy policy, const std::vector<uint32_t>& pinned, int passes);
+
+/// Position (probe id) of the next use of `weight` strictly after `probe` in
+/// the cyclic schedule, as a distance in probes (1..n); n+1 when unused.
+class NextUse {
+ public:
+  NextUse(size_t weight_count, const Schedule& schedule);
+  uint64_t distance(uint32_t weight, uint64_t probe) const;
+
+ private:
+  std::vector<std::vector<uint64_t>> positions_;  // per weight, sorted probe ids
+  uint64_t n_;
+};
+
+}  // namespace weightkit::offload

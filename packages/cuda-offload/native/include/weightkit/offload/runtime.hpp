@@ -1,0 +1,83 @@
+// weightkit/offload/runtime.hpp — the offload runtime: which weights are on
+// the device, what to evict, what to prefetch; device work goes through a
+// DeviceLayer. No CUDA types.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weightkit/offload/device.hpp"
+#include "weightkit/offload/plan.hpp"
+
+namespace weightkit::offload {
+
+struct HostWeight {
+  Weight weight;
+  const uint8_t* data = nullptr;  // host bytes (mapped file or owned buffer)
+};
+
+struct RuntimeOptions {
+  uint64_t budget_bytes = 0;
+  Policy policy = Policy::kNextUse;
+  std::vector<uint32_t> pinned;       // resident for the runtime's lifetime
+  uint64_t prefetch_bytes = UINT64_MAX;  // look-ahead: at most this many bytes in flight ahead of compute
+  double prefetch_us = 0;             // look-ahead: at most this much modelled compute ahead (0: unlimited)
+  double compute_us_per_step = 0;     // modelled cost of a step: fixed part...
+  double compute_us_per_mib = 0;      // ...plus this per MiB of weights it reads
+};
+
+struct Acquired {
+  uint32_t weight = 0;
+  uint64_t device_ptr = 0;
+  uint64_t bytes = 0;
+  bool hit = false;
+};
+
+struct RuntimeStats {
+  uint64_t bytes_h2d = 0, hits = 0, misses = 0, evictions = 0, prefetches = 0, passes = 0;
+  uint64_t peak_device_bytes = 0, resident_bytes = 0;
+  double stall_us = 0, copy_us = 0, compute_us = 0, elapsed_us = 0;
+  std::vector<uint64_t> bytes_per_pass;
+  std::vector<double> us_per_pass;
+  DeviceStats device;
+};
+
+class Runtime {
+ public:
+  /// Validates the budget against the plan's floor (WK_BUDGET names the MiB
+  /// needed), registers host memory, and loads the pinned set.
+  static Result<std::unique_ptr<Runtime>> create(std::vector<HostWeight> weights, Schedule schedule, RuntimeOptions options,
+                                                 std::vector<std::pair<const void*, uint64_t>> host_regions,
+                                                 std::unique_ptr<DeviceLayer> device);
+  ~Runtime();
+
+  /// The device pointer for the use at `probe`, once the compute stream will
+  /// see its bytes; then prefetches what comes next.
+  Result<Acquired> acquire(uint64_t probe);
+  /// Strict cursor mode: the next use must be `name` (WK_BAD_ARGUMENT names both otherwise).
+  Result<Acquired> acquire_next(const std::string& name);
+  Status release(uint64_t probe);
+  /// A compute step of the modelled cost reading every weight of `step`.
+  Status compute_step(uint32_t step);
+  /// One decode pass: every step acquired, computed and released in order.
+  Status run_pass();
+  /// The device's copy of a weight, read back (it must be resident).
+  Result<std::vector<uint8_t>> read_back(uint32_t weight);
+  RuntimeStats stats();
+  const char* device_kind() const;
+  const std::vector<HostWeight>& weights() const { return weights_; }
+  const Schedule& schedule() const { return schedule_; }
+  std::vector<std::string> hazards();
+
+  struct Impl;
+
+ private:
+  Runtime() = default;
+  std::unique_ptr<Impl> impl_;
+  std::vector<HostWeight> weights_;
+  Schedule schedule_;
+};
+
+}  // namespace weightkit::offload

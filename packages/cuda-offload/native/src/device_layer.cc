@@ -1,0 +1,285 @@
+// The device layer on the CUDA runtime API. This one source is compiled twice:
+// against the emulated runtime (WEIGHTKIT_OFFLOAD_EMU, namespace emu) and,
+// where nvcc is present, against the real one (namespace cuda).
+//
+//   copy stream:    non-blocking; cudaMallocFromPoolAsync + cudaMemcpyAsync + event
+//   compute stream: waits on each weight's ready event; frees in its own order
+//   pool:           maxSize = budget (hard backstop), release threshold = budget
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "weightkit/offload/device.hpp"
+
+#if defined(WEIGHTKIT_OFFLOAD_EMU)
+#include "weightkit/offload/emu_cuda.hpp"
+#define WK_DEVICE_NS emu
+#define WK_DEVICE_KIND "emu"
+#else
+#include <cuda_runtime_api.h>
+#define WK_DEVICE_NS cuda
+#define WK_DEVICE_KIND "cuda"
+#endif
+
+namespace weightkit::offload::WK_DEVICE_NS {
+
+#if defined(WEIGHTKIT_OFFLOAD_EMU)
+using namespace weightkit::offload::emu;
+inline cudaError_t launch_read(cudaStream_t s, const std::vector<DeviceRead>& reads, double cost_us) {
+  std::vector<ReadRange> r;
+  for (const auto& d : reads) r.push_back({reinterpret_cast<const void*>(d.ptr), static_cast<size_t>(d.bytes)});
+  return emu::launch_compute(s, r.data(), r.size(), cost_us);
+}
+inline void reset_device(const DeviceConfig& c) { emu::reset(c.emu); }
+inline double device_now_us() { return emu::host_now_us(); }
+inline double device_stall_us() { return emu::compute_stall_us(); }
+inline double device_copy_us() { return emu::copy_busy_us(); }
+inline std::vector<std::string> device_hazards() { return emu::hazards(); }
+#else
+// Implemented in compute.cu: a kernel that reads every range and runs for about cost_us.
+cudaError_t launch_read(cudaStream_t s, const std::vector<DeviceRead>& reads, double cost_us);
+inline void reset_device(const DeviceConfig&) {}
+inline double device_now_us() {
+  using namespace std::chrono;
+  return duration<double, std::micro>(steady_clock::now().time_since_epoch()).count();
+}
+inline double device_stall_us() { return 0; }
+inline double device_copy_us() { return 0; }
+inline std::vector<std::string> device_hazards() { return {}; }
+#endif
+
+namespace {
+
+Status check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return Status::ok();
+  return Status(Code::kDevice, std::string(what) + " failed: " + cudaGetErrorString(e));
+}
+
+class Device final : public DeviceLayer {
+ public:
+  ~Device() override {
+    if (copy_) cudaStreamSynchronize(copy_);
+    if (compute_) cudaStreamSynchronize(compute_);
+    for (void* p : registered_) cudaHostUnregister(p);
+    for (void* s : staging_) cudaFreeHost(s);
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    for (cudaEvent_t e : slot_events_) cudaEventDestroy(e);
+    if (freed_) cudaEventDestroy(freed_);
+    if (pool_) cudaMemPoolDestroy(pool_);
+    if (copy_) cudaStreamDestroy(copy_);
+    if (compute_) cudaStreamDestroy(compute_);
+  }
+
+  Status init(const DeviceConfig& c) {
+    config_ = c;
+    reset_device(c);
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return Status(Code::kDevice, "no CUDA device is present");
+    Status st = check(cudaSetDevice(0), "cudaSetDevice");
+    if (!st.is_ok()) return st;
+    int reg = 0, ro = 0, engines = 0;
+    cudaDeviceGetAttribute(&reg, cudaDevAttrHostRegisterSupported, 0);
+    cudaDeviceGetAttribute(&ro, cudaDevAttrHostRegisterReadOnlySupported, 0);
+    cudaDeviceGetAttribute(&engines, cudaDevAttrAsyncEngineCount, 0);
+    can_register_ = reg != 0;
+    can_register_ro_ = ro != 0;
+    if (!(st = check(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking), "cudaStreamCreate(copy)")).is_ok()) return st;
+    if (!(st = check(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking), "cudaStreamCreate(compute)")).is_ok()) return st;
+    cudaMemPoolProps props;
+    std::memset(&props, 0, sizeof props);
+    props.allocType = cudaMemAllocationTypePinned;
+    props.handleTypes = cudaMemHandleTypeNone;
+    props.location.type = cudaMemLocationTypeDevice;
+    props.location.id = 0;
+    props.maxSize = static_cast<size_t>(c.budget_bytes);  // the hard backstop under the software accounting
+    if (!(st = check(cudaMemPoolCreate(&pool_, &props), "cudaMemPoolCreate")).is_ok()) return st;
+    uint64_t threshold = c.budget_bytes;
+    cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold);
+    // Events are created once; a miss never creates one.
+    events_.resize(std::max<size_t>(c.event_count, 1));
+    for (auto& e : events_) {
+      if (!(st = check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate")).is_ok()) return st;
+    }
+    return check(cudaEventCreateWithFlags(&freed_, cudaEventDisableTiming), "cudaEventCreate");
+  }
+
+  const char* kind() const override { return WK_DEVICE_KIND; }
+
+  Status register_host(const void* base, uint64_t bytes) override {
+    if (bytes == 0) return Status::ok();
+    if (can_register_) {
+      unsigned flags = can_register_ro_ ? cudaHostRegisterReadOnly : cudaHostRegisterDefault;
+      cudaError_t e = cudaHostRegister(const_cast<void*>(base), static_cast<size_t>(bytes), flags);
+      if (e == cudaSuccess) {
+        registered_.push_back(const_cast<void*>(base));
+        stats_.host_registered = true;
+        ranges_.push_back({reinterpret_cast<uintptr_t>(base), bytes});
+        return Status::ok();
+      }
+    }
+    return ensure_staging();
+  }
+
+  Result<uint64_t> allocate(uint64_t bytes) override {
+    void* p = nullptr;
+    cudaError_t e = cudaMallocFromPoolAsync(&p, static_cast<size_t>(bytes), pool_, copy_);
+    if (e == cudaErrorMemoryAllocation) {
+      // Frees may still be pending in another stream: wait for everything once, then retry.
+      stats_.alloc_retries++;
+      cudaDeviceSynchronize();
+      e = cudaMallocFromPoolAsync(&p, static_cast<size_t>(bytes), pool_, copy_);
+    }
+    if (e == cudaErrorMemoryAllocation) {
+      return Status(Code::kBudget, "the device pool (cap " + std::to_string(config_.budget_bytes) + " bytes) cannot hold " + std::to_string(bytes) + " more bytes");
+    }
+    Status st = check(e, "cudaMallocFromPoolAsync");
+    if (!st.is_ok()) return st;
+    return reinterpret_cast<uint64_t>(p);
+  }
+
+  Status copy_in(uint64_t dev, const void* host, uint64_t bytes, size_t ready_event) override {
+    if (ready_event >= events_.size()) return Status(Code::kBadArgument, "event index out of range");
+    Status st;
+    if (is_registered(host, bytes) || staging_.empty()) {
+      st = check(cudaMemcpyAsync(reinterpret_cast<void*>(dev), host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice, copy_), "cudaMemcpyAsync");
+    } else {
+      st = copy_staged(dev, static_cast<const uint8_t*>(host), bytes);
+    }
+    if (!st.is_ok()) return st;
+    stats_.bytes_h2d += bytes;
+    return check(cudaEventRecord(events_[ready_event], copy_), "cudaEventRecord");
+  }
+
+  Status compute_wait(size_t event) override {
+    if (event >= events_.size()) return Status(Code::kBadArgument, "event index out of range");
+    return check(cudaStreamWaitEvent(compute_, events_[event], 0), "cudaStreamWaitEvent");
+  }
+
+  Status compute(const std::vector<DeviceRead>& reads, double cost_us) override {
+    return check(launch_read(compute_, reads, cost_us), "compute");
+  }
+
+  Status release(uint64_t dev) override {
+    Status st = check(cudaFreeAsync(reinterpret_cast<void*>(dev), compute_), "cudaFreeAsync");
+    if (!st.is_ok()) return st;
+    return check(cudaEventRecord(freed_, compute_), "cudaEventRecord");
+  }
+
+  Status copy_after_compute() override { return check(cudaStreamWaitEvent(copy_, freed_, 0), "cudaStreamWaitEvent"); }
+
+  Status synchronize() override { return check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+  Result<std::vector<uint8_t>> read_back(uint64_t dev, uint64_t bytes) override {
+    std::vector<uint8_t> out(static_cast<size_t>(bytes));
+    Status st = check(cudaStreamSynchronize(copy_), "cudaStreamSynchronize");
+    if (!st.is_ok()) return st;
+    st = check(cudaMemcpy(out.data(), reinterpret_cast<const void*>(dev), out.size(), cudaMemcpyDeviceToHost), "cudaMemcpy(D2H)");
+    if (!st.is_ok()) return st;
+    return out;
+  }
+
+  DeviceStats stats() override {
+    DeviceStats s = stats_;
+    uint64_t high = 0;
+    cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrUsedMemHigh, &high);
+    s.peak_pool_bytes = high;
+    s.stall_us = device_stall_us();
+    s.copy_us = device_copy_us();
+    s.now_us = device_now_us();
+    return s;
+  }
+
+  std::vector<std::string> hazards() override { return device_hazards(); }
+
+ private:
+  bool is_registered(const void* host, uint64_t bytes) const {
+    auto a = reinterpret_cast<uintptr_t>(host);
+    for (const auto& [base, len] : ranges_) {
+      if (a >= base && a + bytes <= base + len) return true;
+    }
+    return false;
+  }
+
+  Status ensure_staging() {
+    if (!staging_.empty()) return Status::ok();
+    const uint64_t slot = std::max<uint64_t>(config_.staging_bytes / std::max(config_.staging_slots, 1), 4096);
+    for (int i = 0; i < std::max(config_.staging_slots, 1); ++i) {
+      void* p = nullptr;
+      Status st = check(cudaMallocHost(&p, static_cast<size_t>(slot)), "cudaMallocHost(staging)");
+      if (!st.is_ok()) return st;
+      staging_.push_back(p);
+    }
+    slot_bytes_ = slot;
+    slot_ready_.assign(staging_.size(), nullptr);
+    return Status::ok();
+  }
+
+  /// Through the pinned ring: before a slot is refilled, the host waits for the
+  /// copy that last read it. Only pinned memory gives asynchronous copies.
+  Status copy_staged(uint64_t dev, const uint8_t* host, uint64_t bytes) {
+    for (uint64_t at = 0; at < bytes; at += slot_bytes_) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(slot_bytes_, bytes - at));
+      const size_t slot = next_slot_++ % staging_.size();
+      if (slot_ready_[slot]) cudaEventSynchronize(slot_ready_[slot]);
+      std::memcpy(staging_[slot], host + at, n);
+      Status st = check(cudaMemcpyAsync(reinterpret_cast<void*>(dev + at), staging_[slot], n, cudaMemcpyHostToDevice, copy_), "cudaMemcpyAsync(staged)");
+      if (!st.is_ok()) return st;
+      if (slot_events_.size() < staging_.size()) {
+        cudaEvent_t e;
+        if (!(st = check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate")).is_ok()) return st;
+        slot_events_.push_back(e);
+      }
+      cudaEventRecord(slot_events_[slot], copy_);
+      slot_ready_[slot] = slot_events_[slot];
+      stats_.staged_bytes += n;
+    }
+    return Status::ok();
+  }
+
+  DeviceConfig config_;
+  cudaStream_t copy_ = nullptr, compute_ = nullptr;
+  cudaMemPool_t pool_ = nullptr;
+  std::vector<cudaEvent_t> events_;
+  cudaEvent_t freed_ = nullptr;
+  bool can_register_ = false, can_register_ro_ = false;
+  std::vector<void*> registered_;
+  std::vector<std::pair<uintptr_t, uint64_t>> ranges_;
+  std::vector<void*> staging_;
+  std::vector<cudaEvent_t> slot_events_, slot_ready_;
+  uint64_t slot_bytes_ = 0;
+  size_t next_slot_ = 0;
+  DeviceStats stats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DeviceLayer>> make_device(const DeviceConfig& config) {
+  auto d = std::make_unique<Device>();
+  Status st = d->init(config);
+  if (!st.is_ok()) return st;
+  return std::unique_ptr<DeviceLayer>(std::move(d));
+}
+
+}  // namespace weightkit::offload::WK_DEVICE_NS
+
+#if defined(WEIGHTKIT_OFFLOAD_EMU)
+namespace weightkit::offload {
+Result<std::unique_ptr<DeviceLayer>> make_emu_device(const DeviceConfig& config) { return emu::make_device(config); }
+}  // namespace weightkit::offload
+#else
+// The real-CUDA variant lives in its own shared library, loaded on demand, so
+// the addon itself never needs libcudart or a driver.
+extern "C" __attribute__((visibility("default"))) int weightkit_offload_cuda_device_count() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+extern "C" __attribute__((visibility("default"))) weightkit::offload::DeviceLayer* weightkit_offload_make_cuda_device(
+    const weightkit::offload::DeviceConfig* config, weightkit::Status* error) {
+  auto r = weightkit::offload::cuda::make_device(*config);
+  if (!r.is_ok()) {
+    *error = r.status();
+    return nullptr;
+  }
+  return std::move(r).value().release();
+}
+#endif

@@ -1,0 +1,238 @@
+// Tests of the offload core on the emulated device: the planner, eviction
+// against the textbook counts, the emulator's hazard checks, and bytes on the
+// device equal to the host bytes.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "weightkit/offload/device.hpp"
+#include "weightkit/offload/emu_cuda.hpp"
+#include "weightkit/offload/runtime.hpp"
+#include "weightkit/testing.hpp"
+
+using namespace weightkit;
+using namespace weightkit::offload;
+
+namespace {
+
+struct Model {
+  std::vector<std::vector<uint8_t>> host;
+  std::vector<HostWeight> weights;
+};
+
+Model make_model(const std::vector<uint64_t>& sizes) {
+  Model m;
+  m.host.resize(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    m.host[i].resize(sizes[i]);
+    for (size_t b = 0; b < sizes[i]; ++b) m.host[i][b] = static_cast<uint8_t>(b * 7 + i * 13);
+    m.weights.push_back({Weight{"w" + std::to_string(i), sizes[i]}, m.host[i].data()});
+  }
+  return m;
+}
+
+Result<std::unique_ptr<Runtime>> make_runtime(Model& m, uint64_t budget, RuntimeOptions o = {}, emu::Config ec = {}) {
+  DeviceConfig dc;
+  dc.budget_bytes = budget;
+  dc.event_count = m.weights.size();
+  dc.emu = ec;
+  auto dev = make_emu_device(dc);
+  if (!dev.is_ok()) return dev.status();
+  o.budget_bytes = budget;
+  std::vector<std::pair<const void*, uint64_t>> regions;
+  for (auto& h : m.host) regions.emplace_back(h.data(), h.size());
+  return Runtime::create(m.weights, catalog_order(m.weights.size()), o, regions, std::move(dev).value());
+}
+
+}  // namespace
+
+TEST_CASE("the floor is the largest consecutive pair plus the largest weight, and below it is WK_BUDGET") {
+  std::vector<Weight> w = {{"a", 10}, {"b", 40}, {"c", 30}, {"d", 5}, {"e", 20}, {"f", 25}};
+  auto p = summarize(w, catalog_order(6), 60);
+  CHECK_EQ(p.total_bytes, uint64_t{130});
+  CHECK_EQ(p.floor_bytes, uint64_t{70 + 40});  // b+c, plus b
+  CHECK_EQ(p.lower_bound_bytes_per_pass, uint64_t{70});
+  // A model that fits whole never needs more than its total.
+  CHECK_EQ(summarize({{"a", 10}, {"b", 40}}, catalog_order(2), 0).floor_bytes, uint64_t{50});
+  Model m = make_model({1000, 4000, 3000, 500, 2000, 2500});
+  auto r = make_runtime(m, 10999);
+  CHECK(r.status().code() == Code::kBudget);
+  CHECK(r.status().message().find("needs at least 0.01 MiB") != std::string::npos);
+  CHECK(make_runtime(m, 11000).is_ok());
+}
+
+namespace {
+// Textbook MIN on the flattened cyclic sequence, written independently of
+// simulate(): on a miss with a full cache, evict the cached item whose next
+// use is farthest in the future.
+std::vector<uint64_t> textbook_min(const std::vector<uint64_t>& sizes, uint64_t budget, int passes) {
+  std::vector<uint32_t> seq;
+  for (int p = 0; p < passes + 1; ++p) {
+    for (uint32_t i = 0; i < sizes.size(); ++i) seq.push_back(i);
+  }
+  std::vector<uint32_t> cache;
+  uint64_t used = 0;
+  std::vector<uint64_t> per_pass(passes, 0);
+  for (size_t t = 0; t < sizes.size() * passes; ++t) {
+    uint32_t x = seq[t];
+    if (std::find(cache.begin(), cache.end(), x) != cache.end()) continue;
+    while (used + sizes[x] > budget) {
+      size_t far = 0, victim = 0;
+      for (size_t c = 0; c < cache.size(); ++c) {
+        size_t next = t + 1;
+        while (next < seq.size() && seq[next] != cache[c]) ++next;
+        if (next >= far) { far = next; victim = c; }
+      }
+      used -= sizes[cache[victim]];
+      cache.erase(cache.begin() + static_cast<long>(victim));
+    }
+    cache.push_back(x);
+    used += sizes[x];
+    per_pass[t / sizes.size()] += sizes[x];
+  }
+  return per_pass;
+}
+}  // namespace
+
+TEST_CASE("next-use eviction matches a textbook MIN on cyclic schedules; LRU misses everything") {
+  for (auto sizes : {std::vector<uint64_t>(10, 100), std::vector<uint64_t>{100, 300, 50, 200, 400, 100, 250, 150, 300, 50}}) {
+    std::vector<Weight> w;
+    for (uint64_t s : sizes) w.push_back({"w", s});
+    const uint64_t floor = summarize(w, catalog_order(w.size()), 0).floor_bytes;
+    for (uint64_t budget : {floor, floor + 150, floor + 400}) {
+      auto mine = simulate(w, catalog_order(w.size()), budget, Policy::kNextUse, {}, 6);
+      CHECK(mine.is_ok());
+      CHECK(mine.value() == textbook_min(sizes, budget, 6));
+      auto lru = simulate(w, catalog_order(w.size()), budget, Policy::kLru, {}, 6);
+      uint64_t total = 0;
+      for (uint64_t s : sizes) total += s;
+      if (budget < total) CHECK_EQ(lru.value()[5], total);
+    }
+  }
+  // Equal sizes, room for C of N: MIN misses (N - C) / (N - 1) of the uses.
+  std::vector<Weight> eq(10, Weight{"w", 100});
+  auto nine = simulate(eq, catalog_order(10), 300, Policy::kNextUse, {}, 10);
+  CHECK_EQ(std::accumulate(nine.value().begin() + 1, nine.value().end(), uint64_t{0}), uint64_t{(10 - 3) * 10 * 100});
+}
+
+TEST_CASE("the runtime moves what the next-use simulation predicts, never exceeds the budget, and serves exact bytes") {
+  Model m = make_model({4096, 8192, 2048, 12288, 4096, 6144, 8192, 1024});
+  const uint64_t budget = 30000;
+  RuntimeOptions o;
+  o.prefetch_bytes = 0;  // no prefetch: loads happen exactly at misses
+  auto rt = make_runtime(m, budget, o);
+  CHECK(rt.is_ok());
+  if (!rt.is_ok()) return;
+  std::vector<Weight> plain;
+  for (auto& hw : m.weights) plain.push_back(hw.weight);
+  auto expected = simulate(plain, catalog_order(plain.size()), budget, Policy::kNextUse, {}, 5);
+  for (int pass = 0; pass < 5; ++pass) {
+    for (uint32_t s = 0; s < m.weights.size(); ++s) {
+      auto a = rt.value()->acquire(s);
+      CHECK(a.is_ok());
+      auto back = rt.value()->read_back(a.value().weight);
+      CHECK(back.is_ok() && back.value() == m.host[a.value().weight]);
+      CHECK(rt.value()->compute_step(s).is_ok());
+      CHECK(rt.value()->release(s).is_ok());
+    }
+  }
+  auto st = rt.value()->stats();
+  CHECK_EQ(st.bytes_h2d, std::accumulate(expected.value().begin(), expected.value().end(), uint64_t{0}));
+  CHECK(st.peak_device_bytes <= budget);
+  CHECK(rt.value()->hazards().empty());
+}
+
+TEST_CASE("prefetch hides copies behind compute and never breaks the budget") {
+  Model m = make_model(std::vector<uint64_t>(16, 1u << 20));
+  RuntimeOptions o;
+  o.compute_us_per_step = 100;  // compute 100 us per step; copying 1 MiB at 25 GB/s takes ~47 us
+  emu::Config ec;
+  auto rt = make_runtime(m, 6u << 20, o, ec);
+  CHECK(rt.is_ok());
+  if (!rt.is_ok()) return;
+  for (int i = 0; i < 6; ++i) CHECK(rt.value()->run_pass().is_ok());
+  auto st = rt.value()->stats();
+  CHECK(st.peak_device_bytes <= (6u << 20));
+  const double pass_us = st.us_per_pass.back();
+  CHECK(pass_us <= 1.05 * 16 * 100 + 50);  // compute-bound, copies hidden
+  CHECK(st.stall_us <= 0.05 * st.compute_us + 100);
+  CHECK(rt.value()->hazards().empty());
+}
+
+TEST_CASE("through the pinned staging ring when host memory cannot be registered") {
+  Model m = make_model({300000, 700000, 500000});
+  emu::Config ec;
+  ec.host_register_supported = false;
+  auto rt = make_runtime(m, 2200000, {}, ec);
+  CHECK(rt.is_ok());
+  if (!rt.is_ok()) return;
+  for (uint32_t s = 0; s < 3; ++s) {
+    auto a = rt.value()->acquire(s);
+    CHECK(a.is_ok() && rt.value()->read_back(a.value().weight).value() == m.host[a.value().weight]);
+    CHECK(rt.value()->compute_step(s).is_ok() && rt.value()->release(s).is_ok());
+  }
+  CHECK(rt.value()->stats().device.staged_bytes >= 1500000);
+  CHECK(!rt.value()->stats().device.host_registered);
+}
+
+TEST_CASE("strict cursor mode names the expected and the actual weight") {
+  Model m = make_model({100, 100, 100});
+  auto rt = make_runtime(m, 1000);
+  CHECK(rt.value()->acquire_next("w0").is_ok());
+  auto bad = rt.value()->acquire_next("w2");
+  CHECK(bad.status().code() == Code::kBadArgument);
+  CHECK(bad.status().message().find("expected 'w1', got 'w2'") != std::string::npos);
+}
+
+namespace emu_api = weightkit::offload::emu;
+
+TEST_CASE("the emulator catches a read before the copy completes, a free while in use, and the pool cap") {
+  using namespace emu_api;
+  reset(Config{});
+  cudaStream_t copy, compute;
+  cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking);
+  cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking);
+  cudaMemPoolProps props{};
+  props.maxSize = 1 << 20;
+  cudaMemPool_t pool;
+  cudaMemPoolCreate(&pool, &props);
+  std::vector<uint8_t> host(512 * 1024, 3);
+  // Registered, so the copy is asynchronous (a pageable copy would block the host until done).
+  CHECK(cudaHostRegister(host.data(), host.size(), cudaHostRegisterReadOnly) == cudaSuccess);
+  void* dev = nullptr;
+  CHECK(cudaMallocFromPoolAsync(&dev, host.size(), pool, copy) == cudaSuccess);
+  CHECK(cudaMemcpyAsync(dev, host.data(), host.size(), cudaMemcpyHostToDevice, copy) == cudaSuccess);
+  // Planted misuse 1: the compute stream reads without waiting for the copy's event.
+  ReadRange r{dev, host.size()};
+  CHECK(launch_compute(compute, &r, 1, 10) == cudaErrorIllegalAddress);
+  // Done right: wait on an event recorded after the copy.
+  cudaEvent_t ready;
+  cudaEventCreateWithFlags(&ready, cudaEventDisableTiming);
+  cudaEventRecord(ready, copy);
+  cudaStreamWaitEvent(compute, ready, 0);
+  CHECK(launch_compute(compute, &r, 1, 1000) == cudaSuccess);
+  // Planted misuse 2: free on the copy stream while the compute stream still reads.
+  CHECK(cudaFreeAsync(dev, copy) == cudaErrorIllegalAddress);
+  // Planted misuse 3: over the cap.
+  void* big = nullptr;
+  CHECK(cudaMallocFromPoolAsync(&big, 600 * 1024, pool, copy) == cudaErrorMemoryAllocation);
+  CHECK(hazards().size() == 2);
+  // Freed in the right order, the memory is reusable once the copy stream follows the free.
+  CHECK(cudaFreeAsync(dev, compute) == cudaSuccess);
+  cudaEvent_t freed;
+  cudaEventCreateWithFlags(&freed, cudaEventDisableTiming);
+  cudaEventRecord(freed, compute);
+  cudaStreamWaitEvent(copy, freed, 0);
+  CHECK(cudaMallocFromPoolAsync(&big, 600 * 1024, pool, copy) == cudaSuccess);
+  // Use after free is caught too.
+  CHECK(launch_compute(compute, &r, 1, 1) == cudaErrorIllegalAddress);
+  uint64_t high = 0;
+  cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &high);
+  CHECK(high <= (1u << 20));
+  cudaMemPoolDestroy(pool);
+  cudaHostUnregister(host.data());
+}
+
+WEIGHTKIT_TEST_MAIN()

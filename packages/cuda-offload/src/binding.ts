@@ -1,0 +1,96 @@
+/**
+ * The only module that loads and types @weightkit/cuda-offload's addon.
+ * @internal
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+
+export interface NativeWeight {
+  name: string;
+  bytes: number;
+  path?: string;
+  offset?: number;
+  length?: number;
+  data?: Uint8Array;
+}
+
+export interface NativePlan {
+  budgetBytes: number;
+  floorBytes: number;
+  totalBytes: number;
+  largestWeightBytes: number;
+  lowerBoundBytesPerPass: number;
+  plannedBytesPerPass: number | null;
+}
+
+export interface NativeStats {
+  bytesH2D: number; hits: number; misses: number; evictions: number; prefetches: number; passes: number;
+  stallMs: number; copyMs: number; computeMs: number; peakDeviceBytes: number; residentBytes: number;
+  stagedBytes: number; allocRetries: number; hostRegistered: boolean; overlap: number;
+  bytesH2DPerPass: number[]; msPerPass: number[];
+}
+
+export interface NativeAcquired {
+  weight: number;
+  name: string;
+  devicePtr: bigint;
+  bytes: number;
+  hit: boolean;
+}
+
+export interface NativeRuntime {
+  readonly device: 'cuda' | 'emu';
+  acquire(probe: number): NativeAcquired;
+  acquireNext(name: string): NativeAcquired;
+  release(probe: number): void;
+  compute(step: number): void;
+  runPasses(passes: number): Promise<void>;
+  stats(): NativeStats;
+  readBack(weight: number): Uint8Array;
+  hazards(): string[];
+  close(): void;
+}
+
+export interface NativeCreateOptions {
+  weights: NativeWeight[];
+  schedule?: number[][];
+  budgetBytes: number;
+  policy?: 'next-use' | 'lru';
+  pinned?: number[];
+  prefetchBytes?: number;
+  prefetchUs?: number;
+  computeUsPerStep?: number;
+  computeUsPerMiB?: number;
+  device: 'cuda' | 'emu';
+  cudaLibrary?: string;
+  populate?: boolean;
+  emu?: { h2dGBps?: number; copyLatencyUs?: number; pageableFactor?: number; hostRegister?: boolean };
+}
+
+interface OffloadAddon extends AddonBase {
+  plan(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes: number): NativePlan;
+  simulate(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes: number, policy: string, passes: number): number[];
+  create(options: NativeCreateOptions): Promise<NativeRuntime>;
+  cudaDeviceCount(libraryPath: string): { count: number; error?: string };
+}
+
+let addon: OffloadAddon | undefined;
+
+export function offloadAddon(): OffloadAddon {
+  addon ??= loadNativeAddon<OffloadAddon>(import.meta.url, 'weightkit_offload');
+  return addon;
+}
+
+/** The real-CUDA device layer, built when nvcc was present at build time. */
+export function cudaLibraryPath(): string | undefined {
+  const p = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'libweightkit_offload_cuda.so');
+  return existsSync(p) ? p : undefined;
+}
+
+/** The addon file itself (for probing CUDA in a child process). */
+export function addonPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'weightkit_offload.node');
+}

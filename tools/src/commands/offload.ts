@@ -1,0 +1,128 @@
+/** `weightkit offload plan|run`. @module */
+import { WeightkitError } from '@weightkit/core';
+import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
+import { UsageError, parse, parsePositiveInt, positionals } from '../cli/args.js';
+import type { Command } from '../cli/command.js';
+import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
+import { openWeights } from '../open-weights.js';
+
+const usage = `usage: weightkit offload plan <model> --budget-mb N [--json]
+       weightkit offload run <model> --budget-mb N --passes P [--device auto|cuda|emu] [--policy next-use|lru]
+                             [--prefetch-mb N] [--compute-us N] [--compute-us-per-mib N] [--h2d-gbps N] [--json]
+
+plan: {budgetBytes, floorBytes, totalBytes, lowerBoundBytesPerPass, plannedBytesPerPass}
+run:  a decode-style loop (acquire each weight in schedule order, a compute step of
+      the modelled cost, release) for P passes; prints {device, passes,
+      bytesH2DPerPass, peakDeviceBytes, budgetBytes, lowerBoundBytesPerPass, stallMs}.
+      The default compute model is 20 us per step + 40 us per MiB of weights it reads.
+A budget below the floor is error[WK_BUDGET] (the message says how many MiB are needed).
+<model> is anything weightkit reads.`;
+
+function budget(text: string | undefined): number {
+  if (text === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', '--budget-mb is required');
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new WeightkitError('WK_BAD_ARGUMENT', `--budget-mb must be a positive number of MiB, got '${text}'`);
+  return n;
+}
+
+function nonNegative(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a non-negative number, got '${text}'`);
+  return n;
+}
+
+const MiB = 2 ** 20;
+
+async function planCommand(argv: string[]): Promise<void> {
+  const { values, positionals: pos } = parse(argv, { 'budget-mb': { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const [model] = positionals(pos, 1, usage);
+  const mb = budget(values['budget-mb']);
+  const map = await openWeights(model!);
+  try {
+    const p = plan(map, undefined, mb);
+    if (p.plannedBytesPerPass === null) {
+      throw new WeightkitError('WK_BUDGET', `budget ${mb} MiB is below the floor of this model: it needs at least ${(p.floorBytes / MiB).toFixed(2)} MiB`);
+    }
+    if (values.json) return printJson(p);
+    printTable(['budget', 'floor', 'weights', 'lower bound / pass', 'planned / pass'], [[
+      formatBytes(p.budgetBytes), formatBytes(p.floorBytes), formatBytes(p.totalBytes), formatBytes(p.lowerBoundBytesPerPass), formatBytes(p.plannedBytesPerPass),
+    ]]);
+  } finally {
+    map.close();
+  }
+}
+
+/** The `--json` document of `weightkit offload run` (public interface). */
+export interface OffloadRunJson {
+  device: 'cuda' | 'emu';
+  passes: number;
+  bytesH2DPerPass: number[];
+  peakDeviceBytes: number;
+  budgetBytes: number;
+  lowerBoundBytesPerPass: number;
+  stallMs: number;
+}
+
+async function runCommand(argv: string[]): Promise<void> {
+  const { values, positionals: pos } = parse(argv, {
+    'budget-mb': { type: 'string' }, passes: { type: 'string' }, device: { type: 'string', default: 'auto' },
+    policy: { type: 'string', default: 'next-use' }, 'prefetch-mb': { type: 'string' }, 'compute-us': { type: 'string' },
+    'compute-us-per-mib': { type: 'string' }, 'h2d-gbps': { type: 'string' }, json: { type: 'boolean' },
+  }, usage);
+  const [model] = positionals(pos, 1, usage);
+  const mb = budget(values['budget-mb']);
+  if (!values.passes) throw new WeightkitError('WK_BAD_ARGUMENT', '--passes is required');
+  const passes = parsePositiveInt(values.passes, '--passes');
+  const device = values.device as string;
+  if (!['auto', 'cuda', 'emu'].includes(device)) throw new WeightkitError('WK_BAD_ARGUMENT', `--device must be auto, cuda or emu, got '${device}'`);
+  const policy = values.policy as string;
+  if (policy !== 'next-use' && policy !== 'lru') throw new WeightkitError('WK_BAD_ARGUMENT', `--policy must be next-use or lru, got '${policy}'`);
+  const map = await openWeights(model!);
+  try {
+    const rt = await OffloadRuntime.create({
+      weights: map, budgetMb: mb, device: device as 'auto' | 'cuda' | 'emu', policy,
+      computeUsPerStep: nonNegative(values['compute-us'], '--compute-us', 20),
+      computeUsPerMiB: nonNegative(values['compute-us-per-mib'], '--compute-us-per-mib', 40),
+      ...(values['prefetch-mb'] !== undefined ? { prefetchMb: nonNegative(values['prefetch-mb'], '--prefetch-mb', 0) } : {}),
+      ...(values['h2d-gbps'] !== undefined ? { emu: { h2dGBps: nonNegative(values['h2d-gbps'], '--h2d-gbps', 25) } } : {}),
+    });
+    try {
+      const progress = new Progress('passes');
+      for (let p = 0; p < passes; p++) {
+        await rt.runPass();
+        progress.update(p + 1, passes, 'items');
+      }
+      progress.done();
+      const s = rt.stats();
+      const p = plan(map, undefined, mb);
+      const doc: OffloadRunJson = {
+        device: rt.device, passes, bytesH2DPerPass: s.bytesH2DPerPass, peakDeviceBytes: s.peakDeviceBytes,
+        budgetBytes: s.budgetBytes, lowerBoundBytesPerPass: p.lowerBoundBytesPerPass, stallMs: Number(s.stallMs.toFixed(6)),
+      };
+      if (values.json) return printJson(doc);
+      process.stdout.write(`device: ${rt.device} (${rt.deviceReason})\n`);
+      printTable(['pass', 'moved', 'ms'], s.bytesH2DPerPass.map((b, i) => [String(i + 1), formatBytes(b), s.msPerPass[i]!.toFixed(3)]));
+      process.stdout.write(
+        `lower bound ${formatBytes(p.lowerBoundBytesPerPass)} / pass; peak device ${formatBytes(s.peakDeviceBytes)} of ${formatBytes(s.budgetBytes)}; ` +
+          `stall ${s.stallMs.toFixed(3)} ms; copies hidden ${(s.overlap * 100).toFixed(0)}%\n`,
+      );
+    } finally {
+      rt.close();
+    }
+  } finally {
+    map.close();
+  }
+}
+
+export const offload: Command = {
+  name: 'offload',
+  summary: 'plan or run a model under a GPU memory budget (CUDA, or the emulator)',
+  usage,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    if (sub === 'plan') return planCommand(rest);
+    if (sub === 'run') return runCommand(rest);
+    throw new UsageError(sub ? `unknown offload command '${sub}'` : 'missing offload command', usage);
+  },
+};

@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'src', 'bin', 'weightkit.js');
+const manifest = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model', 'face_recognition_model-weights_manifest.json');
+
+function weightkit(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('weightkit offload', () => {
+  it('plans with the documented JSON', () => {
+    const r = weightkit('offload', 'plan', manifest, '--budget-mb', '8', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(Object.keys(doc).sort()).toEqual(['budgetBytes', 'floorBytes', 'lowerBoundBytesPerPass', 'plannedBytesPerPass', 'totalBytes']);
+    expect(doc.budgetBytes).toBe(8 * 2 ** 20);
+    expect(doc.lowerBoundBytesPerPass).toBe(doc.totalBytes - doc.budgetBytes);
+  });
+
+  it('runs passes on the emulated device with the documented JSON, never above the budget', () => {
+    const r = weightkit('offload', 'run', manifest, '--budget-mb', '8', '--passes', '3', '--device', 'emu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(Object.keys(doc).sort()).toEqual(['budgetBytes', 'bytesH2DPerPass', 'device', 'lowerBoundBytesPerPass', 'passes', 'peakDeviceBytes', 'stallMs']);
+    expect(doc).toMatchObject({ device: 'emu', passes: 3, budgetBytes: 8 * 2 ** 20 });
+    expect(doc.bytesH2DPerPass).toHaveLength(3);
+    expect(doc.peakDeviceBytes).toBeLessThanOrEqual(doc.budgetBytes);
+    for (const b of doc.bytesH2DPerPass) expect(b).toBeGreaterThanOrEqual(doc.lowerBoundBytesPerPass);
+    const lru = JSON.parse(weightkit('offload', 'run', manifest, '--budget-mb', '8', '--passes', '3', '--device', 'emu', '--policy', 'lru', '--json').stdout);
+    expect(lru.bytesH2DPerPass[2]).toBeGreaterThanOrEqual(doc.bytesH2DPerPass[2]);
+  });
+
+  it('refuses a budget below the floor with error[WK_BUDGET] and exit 1', () => {
+    for (const args of [['plan'], ['run', '--passes', '1']]) {
+      const r = weightkit('offload', args[0]!, manifest, '--budget-mb', '2', ...args.slice(1));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error\[WK_BUDGET\]: budget 2(\.00)? MiB is below the floor .* needs at least 4\.50 MiB/);
+    }
+    expect(weightkit('offload', 'run', manifest, '--budget-mb', '8').stderr).toMatch(/--passes is required/);
+    expect(weightkit('offload', 'run', manifest, '--budget-mb', '8', '--passes', '1', '--device', 'tpu').code).toBe(1);
+    expect(weightkit('offload').code).toBe(2);
+  });
+});
