@@ -7,15 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+import type { OffloadWeight } from './offload.js';
 
-export interface NativeWeight {
-  name: string;
-  bytes: number;
-  path?: string;
-  offset?: number;
-  length?: number;
-  data?: Uint8Array;
-}
 
 export interface NativePlan {
   budgetBytes: number;
@@ -30,7 +23,7 @@ export interface NativeStats {
   bytesH2D: number; hits: number; misses: number; evictions: number; prefetches: number; passes: number;
   stallMs: number; copyMs: number; computeMs: number; peakDeviceBytes: number; residentBytes: number;
   stagedBytes: number; allocRetries: number; hostRegistered: boolean; overlap: number;
-  bytesH2DPerPass: number[]; msPerPass: number[];
+  bytesH2DPerPass: number[]; msPerPass: number[]; stallMsPerPass: number[]; copyMsPerPass: number[];
 }
 
 export interface NativeAcquired {
@@ -55,7 +48,7 @@ export interface NativeRuntime {
 }
 
 export interface NativeCreateOptions {
-  weights: NativeWeight[];
+  weights: OffloadWeight[];
   schedule?: number[][];
   budgetBytes: number;
   policy?: 'next-use' | 'lru';

@@ -5,7 +5,7 @@
  * @module
  */
 import { BackendOptions, type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo } from '@weightkit/core';
-import { type NativeRuntime, type NativeStats, type NativeWeight, cudaLibraryPath, offloadAddon } from './binding.js';
+import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
 
@@ -68,10 +68,51 @@ export interface AcquiredWeight {
   hit: boolean;
 }
 
-/** Counters of a runtime. */
-export interface OffloadStats extends NativeStats {
+/** Counters of a runtime. Times are virtual on the emulated device. */
+export interface OffloadStats {
   device: 'cuda' | 'emu';
   budgetBytes: number;
+  /** Bytes copied host-to-device so far. */
+  bytesH2D: number;
+  /** Uses served from device memory / that needed a copy. */
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** Copies started before their use (look-ahead). */
+  prefetches: number;
+  passes: number;
+  /** Time the compute stream waited for copies. */
+  stallMs: number;
+  /** Time the copy engine was busy. */
+  copyMs: number;
+  /** Modelled compute time. */
+  computeMs: number;
+  /** The pool's used-memory watermark: never above the budget. */
+  peakDeviceBytes: number;
+  residentBytes: number;
+  /** Bytes that went through the pinned staging ring (host memory not registered). */
+  stagedBytes: number;
+  /** Synchronize-and-retry after the pool refused an allocation. */
+  allocRetries: number;
+  hostRegistered: boolean;
+  /** Share of copy time hidden behind compute (1 = all). */
+  overlap: number;
+  bytesH2DPerPass: number[];
+  msPerPass: number[];
+  stallMsPerPass: number[];
+  copyMsPerPass: number[];
+}
+
+/** One weight as the runtime sees it: its device size and where its host bytes are. */
+export interface OffloadWeight {
+  name: string;
+  bytes: number;
+  /** A file range the runtime maps itself... */
+  path?: string;
+  offset?: number;
+  length?: number;
+  /** ...or bytes it copies (decoded tensors). */
+  data?: Uint8Array;
 }
 
 /** Bytes a tensor takes on the device: what `get()` returns (quantized tensors decoded). */
@@ -81,8 +122,8 @@ export function deviceBytes(t: TensorInfo): number {
 }
 
 /** Weights and schedule indices from a map. */
-export function weightsOf(map: NamedDataMap): { weights: NativeWeight[]; names: string[] } {
-  const weights: NativeWeight[] = [];
+export function weightsOf(map: NamedDataMap): { weights: OffloadWeight[]; names: string[] } {
+  const weights: OffloadWeight[] = [];
   for (const t of map.catalog) {
     if (t.byteLength === 0) continue;
     const loc = map.location?.(t.name);

@@ -1,18 +1,21 @@
 /** `weightkit bench <name>`: runs a benchmark and writes docs/bench/<name>.{json,svg}. @module */
 import { WeightkitError } from '@weightkit/core';
 import { runAotiBench } from '../../bench/aoti.js';
+import { runOffloadBench } from '../../bench/offload.js';
 import { runXnnpackBench } from '../../bench/xnnpack.js';
 import { UsageError, parse, parsePositiveInt, parseSize, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { printJson } from '../cli/output.js';
 
-const usage = `usage: weightkit bench aoti|xnnpack [--size <n>GiB] [--runs N] [--work <dir>] [--json]
+const usage = `usage: weightkit bench aoti|xnnpack|offload [--size <n>GiB] [--runs N] [--work <dir>] [--json]
 
 aoti: open a .pt2 of --size (default 1GiB) until every constant is addressable,
   weightkit vs PyTorch's extract-and-copy way, --runs times each (default 5).
 xnnpack: the packed-weights cache on a --size model (default 1GiB): cold pack vs
   warm open, dirty vs clean pages, 50 load/unload cycles, 4 processes sharing,
   packer throughput vs memcpy, fallocate vs sparse ftruncate (default 3 runs).
+offload: a budget sweep x policy x prefetch depth on the emulated CUDA runtime
+  for a --size model (default 256MiB), --runs passes per configuration (default 5).
 Each writes docs/bench/<name>.json, .svg and .md; every comparison is measured
 in the same run.`;
 
@@ -22,13 +25,15 @@ export const bench: Command = {
   usage,
   async run(argv) {
     const [name, ...rest] = argv;
-    if (name !== 'aoti' && name !== 'xnnpack') throw new UsageError(name ? `unknown benchmark '${name}'` : 'missing benchmark name', usage);
+    if (name !== 'aoti' && name !== 'xnnpack' && name !== 'offload') throw new UsageError(name ? `unknown benchmark '${name}'` : 'missing benchmark name', usage);
     const { values, positionals: pos } = parse(rest, { size: { type: 'string' }, runs: { type: 'string' }, work: { type: 'string' }, json: { type: 'boolean' } }, usage);
     positionals(pos, 0, usage);
-    const sizeBytes = values.size ? parseSize(values.size, '--size') : 2 ** 30;
+    const sizeBytes = values.size ? parseSize(values.size, '--size') : name === 'offload' ? 256 * 2 ** 20 : 2 ** 30;
     if (sizeBytes < 1 << 20) throw new WeightkitError('WK_BAD_ARGUMENT', '--size must be at least 1MiB');
     const common = { sizeBytes, ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) };
-    const { result, files } = name === 'aoti' ? await runAotiBench(common) : await runXnnpackBench(common);
+    const { result, files } = name === 'aoti' ? await runAotiBench(common)
+      : name === 'xnnpack' ? await runXnnpackBench(common)
+      : await runOffloadBench({ sizeBytes, ...(values.runs ? { passes: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) });
     if (values.json) return printJson(result);
     process.stdout.write(`${JSON.stringify((result as { ratios: unknown }).ratios, null, 2)}\nwrote ${files.json}, ${files.svg} and ${files.md}\n`);
   },

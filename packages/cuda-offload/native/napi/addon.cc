@@ -294,14 +294,15 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
     o.Set("hostRegistered", s.device.host_registered);
     // Share of copy time hidden behind compute.
     n("overlap", s.copy_us > 0 ? std::max(0.0, 1.0 - s.stall_us / s.copy_us) : 1.0);
-    auto bpp = Napi::Array::New(env, s.bytes_per_pass.size());
-    auto upp = Napi::Array::New(env, s.us_per_pass.size());
-    for (size_t i = 0; i < s.bytes_per_pass.size(); ++i) {
-      bpp.Set(static_cast<uint32_t>(i), static_cast<double>(s.bytes_per_pass[i]));
-      upp.Set(static_cast<uint32_t>(i), s.us_per_pass[i] / 1000);
-    }
-    o.Set("bytesH2DPerPass", bpp);
-    o.Set("msPerPass", upp);
+    auto per_pass = [&](const char* key, auto values, double scale) {
+      auto a = Napi::Array::New(env, values.size());
+      for (size_t i = 0; i < values.size(); ++i) a.Set(static_cast<uint32_t>(i), static_cast<double>(values[i]) * scale);
+      o.Set(key, a);
+    };
+    per_pass("bytesH2DPerPass", s.bytes_per_pass, 1.0);
+    per_pass("msPerPass", s.us_per_pass, 1e-3);
+    per_pass("stallMsPerPass", s.stall_us_per_pass, 1e-3);
+    per_pass("copyMsPerPass", s.copy_us_per_pass, 1e-3);
     return o;
   }
 

@@ -63,8 +63,8 @@ class Device final : public DeviceLayer {
     for (void* p : registered_) cudaHostUnregister(p);
     for (void* s : staging_) cudaFreeHost(s);
     for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    for (cudaEvent_t e : read_events_) cudaEventDestroy(e);
     for (cudaEvent_t e : slot_events_) cudaEventDestroy(e);
-    if (freed_) cudaEventDestroy(freed_);
     if (pool_) cudaMemPoolDestroy(pool_);
     if (copy_) cudaStreamDestroy(copy_);
     if (compute_) cudaStreamDestroy(compute_);
@@ -97,10 +97,13 @@ class Device final : public DeviceLayer {
     cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold);
     // Events are created once; a miss never creates one.
     events_.resize(std::max<size_t>(c.event_count, 1));
-    for (auto& e : events_) {
-      if (!(st = check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate")).is_ok()) return st;
+    read_events_.resize(events_.size());
+    for (auto* list : {&events_, &read_events_}) {
+      for (auto& e : *list) {
+        if (!(st = check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate")).is_ok()) return st;
+      }
     }
-    return check(cudaEventCreateWithFlags(&freed_, cudaEventDisableTiming), "cudaEventCreate");
+    return Status::ok();
   }
 
   const char* kind() const override { return WK_DEVICE_KIND; }
@@ -156,16 +159,21 @@ class Device final : public DeviceLayer {
   }
 
   Status compute(const std::vector<DeviceRead>& reads, double cost_us) override {
-    return check(launch_read(compute_, reads, cost_us), "compute");
+    Status st = check(launch_read(compute_, reads, cost_us), "compute");
+    for (const auto& r : reads) {
+      if (!st.is_ok()) break;
+      if (r.event >= read_events_.size()) return Status(Code::kBadArgument, "event index out of range");
+      st = check(cudaEventRecord(read_events_[r.event], compute_), "cudaEventRecord");
+    }
+    return st;
   }
 
-  Status release(uint64_t dev) override {
-    Status st = check(cudaFreeAsync(reinterpret_cast<void*>(dev), compute_), "cudaFreeAsync");
+  Status release(uint64_t dev, size_t read_event) override {
+    if (read_event >= read_events_.size()) return Status(Code::kBadArgument, "event index out of range");
+    Status st = check(cudaStreamWaitEvent(copy_, read_events_[read_event], 0), "cudaStreamWaitEvent");
     if (!st.is_ok()) return st;
-    return check(cudaEventRecord(freed_, compute_), "cudaEventRecord");
+    return check(cudaFreeAsync(reinterpret_cast<void*>(dev), copy_), "cudaFreeAsync");
   }
-
-  Status copy_after_compute() override { return check(cudaStreamWaitEvent(copy_, freed_, 0), "cudaStreamWaitEvent"); }
 
   Status synchronize() override { return check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
@@ -239,8 +247,8 @@ class Device final : public DeviceLayer {
   DeviceConfig config_;
   cudaStream_t copy_ = nullptr, compute_ = nullptr;
   cudaMemPool_t pool_ = nullptr;
-  std::vector<cudaEvent_t> events_;
-  cudaEvent_t freed_ = nullptr;
+  std::vector<cudaEvent_t> events_;       // per weight: its copy completed
+  std::vector<cudaEvent_t> read_events_;  // per weight: the last compute that read it completed
   bool can_register_ = false, can_register_ro_ = false;
   std::vector<void*> registered_;
   std::vector<std::pair<uintptr_t, uint64_t>> ranges_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <list>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -81,11 +82,11 @@ uint64_t NextUse::distance(uint32_t weight, uint64_t probe) const {
 }
 
 Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
-                                       Policy policy, const std::vector<uint32_t>& pinned, int passes) {
+                                       Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor) {
   Status st = validate(weights, schedule);
   if (!st.is_ok()) return st;
   const PlanSummary summary = summarize(weights, schedule, budget);
-  if (budget < summary.floor_bytes) {
+  if (check_floor && budget < summary.floor_bytes) {
     return Status(Code::kBudget, "budget is below the floor of " + std::to_string(summary.floor_bytes) + " bytes");
   }
   NextUse next(weights.size(), schedule);
@@ -94,6 +95,13 @@ Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const
   std::set<uint32_t> resident;
   uint64_t used = 0;
   std::vector<uint64_t> loaded(static_cast<size_t>(std::max(passes, 0)), 0);
+  for (uint32_t p : pin) {  // loaded once, before the first pass
+    if (p >= weights.size()) return Status(Code::kBadArgument, "pinned weight out of range");
+    resident.insert(p);
+    used += weights[p].bytes;
+    if (!loaded.empty()) loaded[0] += weights[p].bytes;
+  }
+  if (used > budget) return Status(Code::kBudget, "the pinned weights alone exceed the budget");
   uint64_t probe = 0;
   for (int pass = 0; pass < passes; ++pass) {
     for (const auto& step : schedule.steps) {
@@ -125,6 +133,53 @@ Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const
     }
   }
   return loaded;
+}
+
+ResidencyPlan plan_residency(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
+                             const std::vector<uint32_t>& user_pinned) {
+  const PlanSummary summary = summarize(weights, schedule, budget);
+  auto steady = [&](const std::vector<uint32_t>& pinned, uint64_t reserve) -> std::optional<uint64_t> {
+    if (reserve >= budget) return std::nullopt;
+    auto r = simulate(weights, schedule, budget - reserve, Policy::kNextUse, pinned, 4, false);
+    if (!r.is_ok()) return std::nullopt;
+    return std::max(r.value()[2], r.value()[3]);
+  };
+  ResidencyPlan best{user_pinned, summary.largest_weight, UINT64_MAX};
+  if (auto b = steady(user_pinned, summary.largest_weight)) best.predicted_bytes_per_pass = *b;
+  std::set<uint64_t> sizes;
+  for (const auto& w : weights) sizes.insert(w.bytes);
+  int tried = 0;
+  for (auto it = sizes.rbegin(); it != sizes.rend() && tried < 24; ++it, ++tried) {
+    const uint64_t m = *it;
+    if (2 * m >= budget) continue;
+    const uint64_t room = budget - 2 * m;
+    std::set<uint32_t> pin(user_pinned.begin(), user_pinned.end());
+    uint64_t pinned_bytes = 0;
+    for (uint32_t p : pin) pinned_bytes += weights[p].bytes;
+    bool fits = true;
+    for (uint32_t i = 0; i < weights.size() && fits; ++i) {
+      if (weights[i].bytes > m && !pin.count(i)) {
+        pin.insert(i);
+        pinned_bytes += weights[i].bytes;
+        fits = pinned_bytes <= room;
+      }
+    }
+    if (!fits) continue;
+    std::vector<uint32_t> order;
+    for (uint32_t i = 0; i < weights.size(); ++i) {
+      if (!pin.count(i)) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return weights[a].bytes > weights[b].bytes; });
+    for (uint32_t i : order) {
+      if (pinned_bytes + weights[i].bytes <= room) {
+        pin.insert(i);
+        pinned_bytes += weights[i].bytes;
+      }
+    }
+    std::vector<uint32_t> list(pin.begin(), pin.end());
+    if (auto b = steady(list, m); b && *b < best.predicted_bytes_per_pass) best = {list, m, *b};
+  }
+  return best;
 }
 
 }  // namespace weightkit::offload

@@ -53,27 +53,43 @@ struct Runtime::Impl {
     return slots[r].resident && !pinned.count(r) && !in_use.count(r) && !protect.count(r);
   }
 
+  /// Evicted weights keep their device memory until an allocation needs it:
+  /// a free makes the copy stream wait for the weight's last read, so it is
+  /// issued only right before the copy that reuses the memory.
+  struct PendingFree {
+    uint64_t dev, bytes;
+    uint32_t weight;
+  };
+  std::deque<PendingFree> pending_free;
+  uint64_t pool_bytes = 0;  // resident + evicted-but-not-yet-freed
+
   Status evict(const std::vector<HostWeight>& ws, uint32_t r) {
-    Status st = device->release(slots[r].dev);
-    if (!st.is_ok()) return st;
+    pending_free.push_back({slots[r].dev, ws[r].weight.bytes, r});
     slots[r].resident = false;
     resident_bytes -= ws[r].weight.bytes;
     stats.evictions++;
     return Status::ok();
   }
 
-  /// Frees room for `bytes`. With `beyond` set, only weights whose next use is
-  /// farther than `beyond` probes may go (a prefetch must not evict what is
-  /// needed before it). Returns whether anything was evicted via *evicted.
-  Result<bool> make_room(const std::vector<HostWeight>& ws, uint64_t bytes, uint64_t probe, const std::set<uint32_t>& protect,
-                         uint64_t beyond, bool* evicted) {
+  Status free_until_room(uint64_t bytes) {
+    while (pool_bytes + bytes > opts.budget_bytes && !pending_free.empty()) {
+      const PendingFree f = pending_free.front();
+      pending_free.pop_front();
+      Status st = device->release(f.dev, f.weight);
+      if (!st.is_ok()) return st;
+      pool_bytes -= f.bytes;
+    }
+    return Status::ok();
+  }
+
+  /// Frees room for `bytes` by the policy's victims; false when nothing evictable is left.
+  Result<bool> make_room(const std::vector<HostWeight>& ws, uint64_t bytes, uint64_t probe, const std::set<uint32_t>& protect) {
     while (resident_bytes + bytes > opts.budget_bytes) {
       int64_t victim = -1;
       uint64_t best = 0;
       for (uint32_t r = 0; r < slots.size(); ++r) {
         if (!evictable(r, protect)) continue;
         const uint64_t dist = next->distance(r, probe);
-        if (dist <= beyond) continue;
         const uint64_t score = opts.policy == Policy::kNextUse ? dist : UINT64_MAX - slots[r].last_use;
         if (victim < 0 || score > best) {
           victim = r;
@@ -83,18 +99,15 @@ struct Runtime::Impl {
       if (victim < 0) return false;
       Status st = evict(ws, static_cast<uint32_t>(victim));
       if (!st.is_ok()) return st;
-      *evicted = true;
     }
     return true;
   }
 
-  /// Allocates and starts the copy of weight `x` on the copy stream.
-  Status load(const std::vector<HostWeight>& ws, uint32_t x, bool evicted) {
-    if (evicted) {
-      // Reusing freed memory: the copy stream must follow the compute stream's frees.
-      Status st = device->copy_after_compute();
-      if (!st.is_ok()) return st;
-    }
+  /// Allocates and starts the copy of weight `x` on the copy stream. Memory
+  /// freed by evictions is reusable at once: they were freed in copy-stream order.
+  Status load(const std::vector<HostWeight>& ws, uint32_t x) {
+    Status freed = free_until_room(ws[x].weight.bytes);
+    if (!freed.is_ok()) return freed;
     auto dev = device->allocate(ws[x].weight.bytes);
     if (!dev.is_ok()) return dev.status();
     Status st = device->copy_in(dev.value(), ws[x].data, ws[x].weight.bytes, x);
@@ -102,6 +115,7 @@ struct Runtime::Impl {
     slots[x].resident = true;
     slots[x].dev = dev.value();
     resident_bytes += ws[x].weight.bytes;
+    pool_bytes += ws[x].weight.bytes;
     return Status::ok();
   }
 
@@ -114,7 +128,7 @@ struct Runtime::Impl {
       if (slots[x].resident) continue;
       ahead += ws[x].weight.bytes;
       if (ahead > opts.prefetch_bytes || resident_bytes + ws[x].weight.bytes > opts.budget_bytes) break;
-      Status st = load(ws, x, false);
+      Status st = load(ws, x);
       if (!st.is_ok()) return st;
       stats.prefetches++;
     }
@@ -122,6 +136,7 @@ struct Runtime::Impl {
   }
 
   // ---- the shadow: next-use (MIN) decisions simulated ahead of execution ----
+
   //
   // Prefetching must change when bytes move, never which: a prefetcher that
   // evicts whatever is needed last turns MIN into a sliding window that moves
@@ -232,16 +247,14 @@ struct Runtime::Impl {
         if (early) break;  // wait: the reserve is in use
         return Status(Code::kBudget, "the plan needs '" + ws[op.weight].weight.name + "' while its victims are still in use; raise the budget");
       }
-      bool evicted = false;
       for (uint32_t v : op.victims) {
         if (!slots[v].resident || std::find(later.begin(), later.end(), v) != later.end()) continue;
         Status st = evict(ws, v);
         if (!st.is_ok()) return st;
-        evicted = true;
       }
       for (uint32_t v : later) deferred.emplace_back(v, op.use);
       if (!slots[op.weight].resident) {
-        Status st = load(ws, op.weight, evicted);
+        Status st = load(ws, op.weight);
         if (!st.is_ok()) return st;
         if (early) stats.prefetches++;
       }
@@ -305,11 +318,17 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   m.pinned.insert(m.opts.pinned.begin(), m.opts.pinned.end());
   for (const auto& hw : weights) m.w_bytes.push_back(hw.weight.bytes);
   for (const auto& step : schedule.steps) m.step_members.emplace_back(step.begin(), step.end());
-  // Everything fits: never evict. Otherwise keep one largest weight of room
-  // outside the plan, so the next load can start before its victim's last use.
-  // Without prefetch the plan is plain MIN over the whole budget.
-  m.shadow_budget = m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 ? m.opts.budget_bytes
-                                                                                          : m.opts.budget_bytes - plan.largest_weight;
+  // Without prefetch (or when everything fits) the plan is plain MIN over the
+  // whole budget. With prefetch, keep a reserve outside the plan so the next
+  // load can start before its victim's last use, and pin what the residency
+  // planner says moves the fewest bytes.
+  if (m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 || m.opts.policy != Policy::kNextUse) {
+    m.shadow_budget = m.opts.budget_bytes;
+  } else {
+    const ResidencyPlan rp = plan_residency(plain, schedule, m.opts.budget_bytes, m.opts.pinned);
+    m.shadow_budget = m.opts.budget_bytes - rp.reserve_bytes;
+    m.pinned.insert(rp.pinned.begin(), rp.pinned.end());
+  }
   for (const auto& [base, bytes] : host_regions) {
     st = m.device->register_host(base, bytes);
     if (!st.is_ok()) return st;
@@ -317,7 +336,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   rt->weights_ = std::move(weights);
   rt->schedule_ = std::move(schedule);
   for (uint32_t p : m.pinned) {
-    st = m.load(rt->weights_, p, false);
+    st = m.load(rt->weights_, p);
     if (!st.is_ok()) return st;
   }
   return rt;
@@ -343,14 +362,13 @@ Result<Acquired> Runtime::acquire(uint64_t probe) {
   if (!m.slots[x].resident) {
     // LRU, or a plan that could not be followed: make room on demand.
     std::set<uint32_t> protect(schedule_.steps[step].begin(), schedule_.steps[step].end());
-    bool evicted = false;
-    auto room = m.make_room(weights_, weights_[x].weight.bytes, probe, protect, 0, &evicted);
+    auto room = m.make_room(weights_, weights_[x].weight.bytes, probe, protect);
     if (!room.is_ok()) return room.status();
     if (!room.value()) {
       return Status(Code::kBudget, "no room for '" + weights_[x].weight.name + "' (" + mib(weights_[x].weight.bytes) +
                                        " MiB): everything resident is in use or pinned; release weights or raise the budget");
     }
-    Status st = m.load(weights_, x, evicted);
+    Status st = m.load(weights_, x);
     if (!st.is_ok()) return st;
     if (m.opts.policy == Policy::kNextUse) m.shadow_valid = false;
   }
@@ -397,7 +415,7 @@ Status Runtime::compute_step(uint32_t step) {
   std::vector<DeviceRead> reads;
   for (uint32_t x : schedule_.steps[step]) {
     if (!m.slots[x].resident) return Status(Code::kBadArgument, "step " + std::to_string(step) + " reads '" + weights_[x].weight.name + "', which was not acquired");
-    reads.push_back({m.slots[x].dev, weights_[x].weight.bytes});
+    reads.push_back({m.slots[x].dev, weights_[x].weight.bytes, x});
   }
   const double cost = m.step_cost(weights_, step, schedule_);
   m.stats.compute_us += cost;
@@ -406,8 +424,7 @@ Status Runtime::compute_step(uint32_t step) {
 
 Status Runtime::run_pass() {
   Impl& m = *impl_;
-  const uint64_t bytes0 = m.device->stats().bytes_h2d;
-  const double t0 = m.device->stats().now_us;
+  const DeviceStats d0 = m.device->stats();
   uint64_t probe = 0;
   for (uint32_t s = 0; s < schedule_.steps.size(); ++s) {
     const uint64_t first = probe;
@@ -426,8 +443,10 @@ Status Runtime::run_pass() {
   if (!st.is_ok()) return st;
   const DeviceStats d = m.device->stats();
   m.stats.passes++;
-  m.stats.bytes_per_pass.push_back(d.bytes_h2d - bytes0);
-  m.stats.us_per_pass.push_back(d.now_us - t0);
+  m.stats.bytes_per_pass.push_back(d.bytes_h2d - d0.bytes_h2d);
+  m.stats.us_per_pass.push_back(d.now_us - d0.now_us);
+  m.stats.stall_us_per_pass.push_back(d.stall_us - d0.stall_us);
+  m.stats.copy_us_per_pass.push_back(d.copy_us - d0.copy_us);
   return Status::ok();
 }
 

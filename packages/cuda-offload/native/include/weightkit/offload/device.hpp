@@ -32,10 +32,12 @@ struct DeviceStats {
   bool host_registered = false;   // host weights registered in place (else staged)
 };
 
-/// Device memory ranges a compute step reads.
+/// Device memory ranges a compute step reads; `event` names the read event
+/// recorded after the step (one per weight).
 struct DeviceRead {
   uint64_t ptr;
   uint64_t bytes;
+  size_t event;
 };
 
 class DeviceLayer {
@@ -50,12 +52,12 @@ class DeviceLayer {
   virtual Status copy_in(uint64_t dev, const void* host, uint64_t bytes, size_t ready_event) = 0;
   /// Makes the compute stream wait for `event`.
   virtual Status compute_wait(size_t event) = 0;
-  /// A compute step reading `reads` for about `cost_us`.
+  /// A compute step reading `reads` for about `cost_us`; records each read's event after it.
   virtual Status compute(const std::vector<DeviceRead>& reads, double cost_us) = 0;
-  /// Frees after all compute enqueued so far (stream-ordered on the compute stream).
-  virtual Status release(uint64_t dev) = 0;
-  /// The copy stream waits for the compute stream (only needed to reuse freed memory).
-  virtual Status copy_after_compute() = 0;
+  /// Frees `dev` in the copy stream's order once the last compute that read it
+  /// (its read event) is done: the copy stream waits on compute only here,
+  /// when it is about to reuse memory, and only for that weight's last read.
+  virtual Status release(uint64_t dev, size_t read_event) = 0;
   virtual Status synchronize() = 0;
   /// Reads device bytes back (verification).
   virtual Result<std::vector<uint8_t>> read_back(uint64_t dev, uint64_t bytes) = 0;

@@ -50,7 +50,25 @@ enum class Policy { kNextUse, kLru };
 /// and returns the bytes loaded in each pass. Pinned weights are loaded once
 /// and never evicted. Used by the planner and as the reference in tests.
 Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes,
-                                       Policy policy, const std::vector<uint32_t>& pinned, int passes);
+                                       Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor = true);
+
+/// How the runtime spends a budget when it prefetches: a set kept resident
+/// for good, and a reserve left outside the eviction plan so the next copy
+/// can start before its victim's last use.
+struct ResidencyPlan {
+  std::vector<uint32_t> pinned;
+  uint64_t reserve_bytes = 0;
+  uint64_t predicted_bytes_per_pass = 0;
+};
+
+/// Picks the plan with the fewest predicted bytes per pass among: next-use
+/// over the whole schedule with a reserve of the largest weight, and every
+/// split "pin every weight larger than m, fill the rest of budget - 2m with
+/// the largest remaining weights, stream the others through a reserve of m".
+/// With unequal sizes (an embedding much larger than the layers) pinning the
+/// big weights keeps the streamed ones small, which MIN by itself does not do.
+ResidencyPlan plan_residency(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes,
+                             const std::vector<uint32_t>& user_pinned);
 
 /// Position (probe id) of the next use of `weight` strictly after `probe` in
 /// the cyclic schedule, as a distance in probes (1..n); n+1 when unused.

@@ -41,6 +41,8 @@ struct RuntimeStats {
   double stall_us = 0, copy_us = 0, compute_us = 0, elapsed_us = 0;
   std::vector<uint64_t> bytes_per_pass;
   std::vector<double> us_per_pass;
+  std::vector<double> stall_us_per_pass;  // compute waiting for copies, per pass
+  std::vector<double> copy_us_per_pass;   // copy engine busy time, per pass
   DeviceStats device;
 };
 
