@@ -17,6 +17,22 @@ if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release)
 endif()
 
+# Sanitizer builds (tools/hardening/sanitize.mjs): cores and their tests only.
+set(WEIGHTKIT_SANITIZE "" CACHE STRING "address (ASan+UBSan) or thread (TSan); empty for a normal build")
+if(WEIGHTKIT_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g)
+  add_link_options(-fsanitize=address,undefined)
+elseif(WEIGHTKIT_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=thread)
+endif()
+# Addons are built only under cmake-js (and never sanitized: Node itself is not).
+if(CMAKE_JS_INC AND NOT WEIGHTKIT_SANITIZE)
+  set(WEIGHTKIT_BUILD_ADDONS ON)
+else()
+  set(WEIGHTKIT_BUILD_ADDONS OFF)
+endif()
+
 set(WEIGHTKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
 # node-addon-api's headers (cmake-js adds node-api-headers through CMAKE_JS_INC).
@@ -33,6 +49,9 @@ function(weightkit_native_core target)
 endfunction()
 
 function(weightkit_addon target)
+  if(NOT WEIGHTKIT_BUILD_ADDONS)
+    return()
+  endif()
   cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
   add_library(${target} SHARED ${ARG_SOURCES} ${CMAKE_JS_SRC})
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")

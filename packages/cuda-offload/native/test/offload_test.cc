@@ -233,6 +233,10 @@ TEST_CASE("the emulator catches a read before the copy completes, a free while i
   CHECK(high <= (1u << 20));
   cudaMemPoolDestroy(pool);
   cudaHostUnregister(host.data());
+  cudaEventDestroy(ready);
+  cudaEventDestroy(freed);
+  cudaStreamDestroy(copy);
+  cudaStreamDestroy(compute);
 }
 
 WEIGHTKIT_TEST_MAIN()
