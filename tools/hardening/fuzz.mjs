@@ -3,11 +3,13 @@
 // on any finding. Native parsers run under libFuzzer with ASan+UBSan (clang);
 // the JavaScript parsers (safetensors header, TF.js manifest) under a
 // mutation fuzzer here, where anything thrown that is not a WeightkitError is
-// a finding. Findings are written to build-fuzz/findings/.
+// a finding. Findings are written to build-fuzz/findings/; once fixed, a
+// finding is copied to tools/hardening/regressions/<target>/ and every later
+// run replays it before fuzzing.
 // Usage: node tools/hardening/fuzz.mjs [--seconds N] [--only name] [--json out.json]
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,6 +25,10 @@ if (!Number.isFinite(seconds) || seconds <= 0) {
 }
 const build = join(root, 'build-fuzz');
 const findings = join(build, 'findings');
+const regressions = (name) => {
+  const dir = join(here, 'regressions', name);
+  return existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [];
+};
 mkdirSync(findings, { recursive: true });
 
 const pkg = (p, ...rest) => join(root, 'packages', p, ...rest);
@@ -66,6 +72,7 @@ for (const t of NATIVE.filter((t) => !only || t.name === only)) {
   rmSync(corpus, { recursive: true, force: true });
   mkdirSync(corpus, { recursive: true });
   cpSync(join(here, 'corpus', t.name), corpus, { recursive: true });
+  for (const f of regressions(t.name)) cpSync(f, join(corpus, `regression-${basename(f)}`));
   const r = spawnSync(exe, [corpus, `-max_total_time=${seconds}`, '-timeout=10', '-rss_limit_mb=2048', '-print_final_stats=1',
     `-artifact_prefix=${findings}/${t.name}-`], { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=1' } });
   const runs = /stat::number_of_executed_units:\s*(\d+)/.exec(r.stderr)?.[1];
@@ -113,16 +120,21 @@ function fuzzJs(name, check) {
   const deadline = Date.now() + seconds * 1000;
   let executions = 0;
   let finding;
-  while (Date.now() < deadline && !finding) {
-    let input = pool[rnd(pool.length)];
-    for (let k = 0; k < 1 + rnd(3); k++) input = mutate(input);
+  const attempt = (input) => {
     executions++;
     try {
       check(input);
-      if (pool.length < 512 && rnd(16) === 0) pool.push(input); // keep some accepted-or-refused variants to mutate further
     } catch (e) {
       if (!(e instanceof WeightkitError)) finding = { input, error: String(e?.stack ?? e) };
     }
+  };
+  for (const f of regressions(name)) if (!finding) attempt(readFileSync(f));
+  while (Date.now() < deadline && !finding) {
+    let input = pool[rnd(pool.length)];
+    for (let k = 0; k < 1 + rnd(3); k++) input = mutate(input);
+    // keep some accepted-or-refused variants to mutate further
+    attempt(input);
+    if (!finding && pool.length < 512 && rnd(16) === 0) pool.push(input);
   }
   if (finding) writeFileSync(join(findings, `${name}-${Date.now()}`), finding.input);
   record(name, !finding, { engine: 'mutation (JavaScript)', executions, seconds, summary: `${executions} executions`, output: finding?.error });
