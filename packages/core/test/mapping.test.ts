@@ -1,4 +1,4 @@
-import { closeSync, openSync, ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, openSync, ftruncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileMapping, WeightkitError } from '@weightkit/core';
@@ -48,5 +48,21 @@ describe('FileMapping', () => {
     m.close();
     expect(v.length).toBe(0);
     expect(() => m.bytes(0, 1)).toThrowError(/closed/);
+  });
+});
+
+describe('native Mapping objects', () => {
+  it('cannot be constructed from JavaScript: only openMapping makes them', async () => {
+    // The built binding, the same module instance '@weightkit/core' loads.
+    const { coreAddon } = await import('../dist/binding.js');
+    const path = join(dir, 'ctor.bin');
+    writeFileSync(path, 'abcd');
+    const native = coreAddon().openMappingSync(path, {});
+    const Ctor = native.constructor as new (...args: unknown[]) => unknown;
+    for (const args of [[], [{}], [native]]) {
+      expect(() => new Ctor(...args)).toThrow(expect.objectContaining({ code: 'WK_BAD_ARGUMENT' }));
+    }
+    expect(native.size).toBe(4);
+    native.close();
   });
 });

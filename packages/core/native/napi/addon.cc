@@ -57,20 +57,12 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   }
 
   static Napi::Value wrap(Napi::Env env, std::shared_ptr<MappedFile> file) {
-    auto* holder = new std::shared_ptr<MappedFile>(std::move(file));
-    auto ext = Napi::External<std::shared_ptr<MappedFile>>::New(
-        env, holder, [](Napi::Env, std::shared_ptr<MappedFile>* p) { delete p; });
-    return wn::addon_data(env).classes["Mapping"].New({ext});
+    return wn::new_wrapped(env, "Mapping", std::move(file));
   }
 
-  explicit Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal()) {
-      wn::throw_status(info.Env(), Status(Code::kBadArgument, "Mapping cannot be constructed directly; use openMapping"));
-      return;
-    }
-    // Take the reference out of the External: it would otherwise live until GC.
-    file_ = std::move(*info[0].As<Napi::External<std::shared_ptr<MappedFile>>>().Data());
-  }
+  explicit Mapping(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Mapping>(info),
+        file_(wn::take_wrapped<MappedFile>(info, "Mapping cannot be constructed directly; use openMapping")) {}
 
  private:
   bool check_open(Napi::Env env) {

@@ -181,18 +181,11 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
   };
 
   static Napi::Value wrap(Napi::Env env, std::shared_ptr<Owned> o) {
-    auto* holder = new std::shared_ptr<Owned>(std::move(o));
-    auto ext = Napi::External<std::shared_ptr<Owned>>::New(env, holder, [](Napi::Env, std::shared_ptr<Owned>* p) { delete p; });
-    return wn::addon_data(env).classes["Offload"].New({ext});
+    return wn::new_wrapped(env, "Offload", std::move(o));
   }
 
-  explicit OffloadObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OffloadObject>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal()) {
-      wn::throw_status(info.Env(), Status(Code::kBadArgument, "use create() to make an offload runtime"));
-      return;
-    }
-    owned_ = std::move(*info[0].As<Napi::External<std::shared_ptr<Owned>>>().Data());
-  }
+  explicit OffloadObject(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<OffloadObject>(info), owned_(wn::take_wrapped<Owned>(info, "use create() to make an offload runtime")) {}
 
  private:
   Runtime* live(Napi::Env env) {

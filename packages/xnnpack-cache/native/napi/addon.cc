@@ -149,20 +149,11 @@ class Cache : public Napi::ObjectWrap<Cache> {
   }
 
   static Napi::Value wrap(Napi::Env env, std::shared_ptr<PackedWeightsCache> c) {
-    auto* holder = new std::shared_ptr<PackedWeightsCache>(std::move(c));
-    auto ext = Napi::External<std::shared_ptr<PackedWeightsCache>>::New(
-        env, holder, [](Napi::Env, std::shared_ptr<PackedWeightsCache>* p) { delete p; });
-    return wn::addon_data(env).classes["Cache"].New({ext});
+    return wn::new_wrapped(env, "Cache", std::move(c));
   }
 
-  explicit Cache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cache>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal()) {
-      wn::throw_status(info.Env(), Status(Code::kBadArgument, "use open() to create a cache"));
-      return;
-    }
-    // Take the reference out of the External: it would otherwise live until GC.
-    cache_ = std::move(*info[0].As<Napi::External<std::shared_ptr<PackedWeightsCache>>>().Data());
-  }
+  explicit Cache(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Cache>(info), cache_(wn::take_wrapped<PackedWeightsCache>(info, "use open() to create a cache")) {}
 
  private:
   bool live(Napi::Env env) {

@@ -74,6 +74,28 @@ inline void throw_status(Napi::Env env, const Status& s) {
   Napi::Error(env, make_error(env, s)).ThrowAsJavaScriptException();
 }
 
+/// Creates an instance of the registered ObjectWrap class `cls` that owns
+/// `object`. These classes accept nothing else, so JavaScript cannot construct
+/// them directly.
+template <typename T>
+Napi::Value new_wrapped(Napi::Env env, const char* cls, std::shared_ptr<T> object) {
+  auto* holder = new std::shared_ptr<T>(std::move(object));
+  auto ext = Napi::External<std::shared_ptr<T>>::New(env, holder, [](Napi::Env, std::shared_ptr<T>* p) { delete p; });
+  return addon_data(env).classes[cls].New({ext});
+}
+
+/// In an ObjectWrap constructor: the object new_wrapped passed, or null after
+/// throwing WK_BAD_ARGUMENT with `how_to_create` (the factory to call instead).
+template <typename T>
+std::shared_ptr<T> take_wrapped(const Napi::CallbackInfo& info, const char* how_to_create) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw_status(info.Env(), Status(Code::kBadArgument, how_to_create));
+    return nullptr;
+  }
+  // Take the reference out of the External: it would otherwise live until GC.
+  return std::move(*info[0].As<Napi::External<std::shared_ptr<T>>>().Data());
+}
+
 /// Throws WK_BAD_ARGUMENT and returns false when `ok` is false.
 inline bool require(Napi::Env env, bool ok, const std::string& message) {
   if (!ok) throw_status(env, Status(Code::kBadArgument, message));
