@@ -1,21 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelDir, tempDir, weightkit } from './cli-harness.js';
 
-const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'src', 'bin', 'weightkit.js');
-const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 const manifest = join(modelDir, 'face_landmark_68_tiny_model-weights_manifest.json');
-const dir = mkdtempSync(join(tmpdir(), 'wk-aoti-cli-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function weightkit(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const dir = tempDir('wk-aoti-cli-');
 
 describe('weightkit aoti', () => {
   it('converts a TF.js model to a .pt2 and a folder, and inspects both with the documented JSON', () => {

@@ -1,22 +1,11 @@
 // The CLI as users run it: a real `weightkit` process, its stdout, stderr and exit code.
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelDir, tempDir, weightkit } from './cli-harness.js';
 
-const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'src', 'bin', 'weightkit.js');
-const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function weightkit(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const dir = tempDir('wk-cli-');
 
 describe('weightkit inspect', () => {
   it('lists the 117 tensors of face_recognition with the manifest shapes as JSON', () => {
@@ -58,6 +47,19 @@ describe('weightkit inspect', () => {
     r = weightkit('frobnicate');
     expect(r.code).toBe(2);
     expect(weightkit('--help').code).toBe(0);
+  });
+
+  it('names a missing or unknown subcommand with exit 2, including names Object.prototype has', () => {
+    for (const command of ['aoti', 'cache', 'offload']) {
+      let r = weightkit(command);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`missing ${command} command`);
+      for (const sub of ['frob', 'toString', '__proto__']) {
+        r = weightkit(command, sub);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`unknown ${command} command '${sub}'`);
+      }
+    }
   });
 });
 

@@ -1,16 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { modelDir, weightkit } from './cli-harness.js';
 
-const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@weightkit/tools/package.json')), 'dist', 'src', 'bin', 'weightkit.js');
-const manifest = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model', 'face_recognition_model-weights_manifest.json');
-
-function weightkit(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const manifest = join(modelDir, 'face_recognition_model-weights_manifest.json');
 
 describe('weightkit offload', () => {
   it('plans with the documented JSON', () => {
