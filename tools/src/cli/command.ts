@@ -1,4 +1,5 @@
-/** The shape of one CLI command module. @module */
+/** The shape of one CLI command module, and commands made of subcommands. @module */
+import { UsageError } from './args.js';
 
 export interface Command {
   /** Word(s) after `weightkit`, e.g. `inspect`. */
@@ -9,4 +10,27 @@ export interface Command {
   readonly usage: string;
   /** Runs the command; resolves to the exit code (0 when omitted). */
   run(argv: string[]): Promise<number | void>;
+}
+
+/**
+ * A command made of subcommands (`weightkit cache pack ...`): runs the one
+ * named by the first argument, or fails with a usage error naming the word.
+ */
+export function withSubcommands(
+  name: string,
+  summary: string,
+  usage: string,
+  subcommands: Record<string, (argv: string[]) => Promise<number | void>>,
+): Command {
+  return {
+    name,
+    summary,
+    usage,
+    async run(argv) {
+      const [sub, ...rest] = argv;
+      const run = sub !== undefined && Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;
+      if (!run) throw new UsageError(sub ? `unknown ${name} command '${sub}'` : `missing ${name} command`, usage);
+      return run(rest);
+    },
+  };
 }

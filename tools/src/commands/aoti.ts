@@ -2,8 +2,8 @@
 import { extname } from 'node:path';
 import { WeightkitError } from '@weightkit/core';
 import { AotiWeights, writeAotiFolder, writePt2 } from '@weightkit/aoti-blob';
-import { UsageError, parse, positionals } from '../cli/args.js';
-import type { Command } from '../cli/command.js';
+import { parse, positionals } from '../cli/args.js';
+import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
 import { openWeights } from '../open-weights.js';
 
@@ -80,14 +80,4 @@ async function convert(argv: string[]): Promise<void> {
   }
 }
 
-export const aoti: Command = {
-  name: 'aoti',
-  summary: 'inspect or write AOTInductor weights (.pt2, folders, blobs, .so)',
-  usage,
-  async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub === 'inspect') return inspect(rest);
-    if (sub === 'convert') return convert(rest);
-    throw new UsageError(sub ? `unknown aoti command '${sub}'` : 'missing aoti command', usage);
-  },
-};
+export const aoti: Command = withSubcommands('aoti', 'inspect or write AOTInductor weights (.pt2, folders, blobs, .so)', usage, { inspect, convert });

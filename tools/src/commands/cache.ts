@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { WeightkitError, fileFootprint, readFootprint } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { UsageError, parse, parsePositiveInt, positionals } from '../cli/args.js';
-import type { Command } from '../cli/command.js';
+import { parse, parsePositiveInt, positionals } from '../cli/args.js';
+import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
 import { openWeights } from '../open-weights.js';
 
@@ -115,18 +115,9 @@ async function compact(argv: string[]): Promise<void> {
   process.stdout.write(`${file}: ${r.entries} entries, ${formatBytes(r.bytesBefore)} -> ${formatBytes(r.bytesAfter)}\n`);
 }
 
-export const cache: Command = {
-  name: 'cache',
-  summary: 'pack a model into a persistent XPWC cache; inspect, verify, compact caches',
-  usage,
-  async run(argv) {
-    const [sub, ...rest] = argv;
-    switch (sub) {
-      case 'pack': return pack(rest);
-      case 'inspect': return inspect(rest);
-      case 'verify': return verify(rest);
-      case 'compact': return compact(rest);
-      default: throw new UsageError(sub ? `unknown cache command '${sub}'` : 'missing cache command', usage);
-    }
-  },
-};
+export const cache: Command = withSubcommands('cache', 'pack a model into a persistent XPWC cache; inspect, verify, compact caches', usage, {
+  pack,
+  inspect,
+  verify,
+  compact,
+});

@@ -1,8 +1,8 @@
 /** `weightkit offload plan|run`. @module */
 import { WeightkitError } from '@weightkit/core';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
-import { UsageError, parse, parsePositiveInt, positionals } from '../cli/args.js';
-import type { Command } from '../cli/command.js';
+import { parse, parsePositiveInt, positionals } from '../cli/args.js';
+import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
 import { openWeights } from '../open-weights.js';
 
@@ -115,14 +115,7 @@ async function runCommand(argv: string[]): Promise<void> {
   }
 }
 
-export const offload: Command = {
-  name: 'offload',
-  summary: 'plan or run a model under a GPU memory budget (CUDA, or the emulator)',
-  usage,
-  async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub === 'plan') return planCommand(rest);
-    if (sub === 'run') return runCommand(rest);
-    throw new UsageError(sub ? `unknown offload command '${sub}'` : 'missing offload command', usage);
-  },
-};
+export const offload: Command = withSubcommands('offload', 'plan or run a model under a GPU memory budget (CUDA, or the emulator)', usage, {
+  plan: planCommand,
+  run: runCommand,
+});
