@@ -29,6 +29,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sim.is_ok() && budget < p.floor_bytes) __builtin_trap();  // below the floor must be refused
   auto lru = simulate(weights, schedule, budget, Policy::kLru, {0}, 2);
   (void)lru;
-  if (budget >= p.floor_bytes && budget < p.total_bytes) (void)plan_residency(weights, schedule, budget, {});
+  if (budget >= p.floor_bytes && budget < p.total_bytes) {
+    (void)plan_residency(weights, schedule, budget, {});
+    // The paced fills, with a compute model: every candidate must fit the budget.
+    const CostModel cost{40, 5, static_cast<double>(size % 7), static_cast<double>(size % 11)};
+    for (const auto& c : residency_candidates(weights, schedule, budget, {}, cost)) {
+      uint64_t pinned = 0;
+      for (uint32_t w : c.pinned) pinned += weights[w].bytes;
+      if (pinned + c.reserve_bytes > budget) __builtin_trap();
+    }
+  }
   return 0;
 }

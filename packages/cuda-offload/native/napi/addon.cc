@@ -296,6 +296,15 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
     per_pass("msPerPass", s.us_per_pass, 1e-3);
     per_pass("stallMsPerPass", s.stall_us_per_pass, 1e-3);
     per_pass("copyMsPerPass", s.copy_us_per_pass, 1e-3);
+    const ResidencyPlan& plan = rt->residency();
+    uint64_t pinned_bytes = 0;
+    for (uint32_t w : plan.pinned) pinned_bytes += rt->weights()[w].weight.bytes;
+    auto r = Napi::Object::New(env);
+    r.Set("pinnedWeights", Napi::Number::New(env, static_cast<double>(plan.pinned.size())));
+    r.Set("pinnedBytes", Napi::Number::New(env, static_cast<double>(pinned_bytes)));
+    r.Set("reserveBytes", Napi::Number::New(env, static_cast<double>(plan.reserve_bytes)));
+    r.Set("prefetchAcrossPasses", Napi::Boolean::New(env, plan.prefetch_across_passes));
+    o.Set("residency", r);
     return o;
   }
 

@@ -135,8 +135,85 @@ Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const
   return loaded;
 }
 
-ResidencyPlan plan_residency(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
-                             const std::vector<uint32_t>& user_pinned) {
+namespace {
+
+/// Pins, among `free_weights`, up to `room` bytes so that the bytes left to
+/// stream are spread over the pass like the modelled compute time: a weight is
+/// streamed while the streamed bytes so far stay within their share of the
+/// compute done by the end of its first step.
+void pin_paced(const std::vector<Weight>& weights, const Schedule& schedule, const CostModel& cost, uint64_t room,
+               std::set<uint32_t>& pin, uint64_t& pinned_bytes) {
+  const double per_step = cost.has_compute() ? cost.compute_us_per_step : 0;
+  const double per_mib = cost.has_compute() ? cost.compute_us_per_mib : 1;
+  std::vector<double> done_by;  // per weight: compute done by the end of its first step
+  done_by.assign(weights.size(), -1);
+  double total = 0;
+  for (const auto& step : schedule.steps) {
+    uint64_t bytes = 0;
+    for (uint32_t w : step) bytes += weights[w].bytes;
+    total += per_step + per_mib * static_cast<double>(bytes) / (1024.0 * 1024.0);
+    for (uint32_t w : step) {
+      if (done_by[w] < 0) done_by[w] = total;
+    }
+  }
+  uint64_t free_bytes = 0;
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    if (!pin.count(i) && done_by[i] >= 0) free_bytes += weights[i].bytes;
+  }
+  if (total <= 0 || pinned_bytes >= room) return;
+  const double to_stream = static_cast<double>(free_bytes) - static_cast<double>(room - pinned_bytes);
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    if (!pin.count(i) && done_by[i] >= 0) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return done_by[a] < done_by[b]; });
+  double streamed = 0;
+  for (uint32_t i : order) {
+    const auto b = static_cast<double>(weights[i].bytes);
+    if (streamed + b <= to_stream * done_by[i] / total || pinned_bytes + weights[i].bytes > room) {
+      streamed += b;
+    } else {
+      pin.insert(i);
+      pinned_bytes += weights[i].bytes;
+    }
+  }
+}
+
+void pin_largest(const std::vector<Weight>& weights, const std::set<uint32_t>& used, uint64_t room, std::set<uint32_t>& pin,
+                 uint64_t& pinned_bytes) {
+  std::vector<uint32_t> order;
+  for (uint32_t i : used) {
+    if (!pin.count(i)) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return weights[a].bytes > weights[b].bytes; });
+  for (uint32_t i : order) {
+    if (pinned_bytes + weights[i].bytes <= room) {
+      pin.insert(i);
+      pinned_bytes += weights[i].bytes;
+    }
+  }
+}
+
+/// Pins every weight of at most `limit` bytes, while they fit.
+void pin_below(const std::vector<Weight>& weights, const std::set<uint32_t>& used, uint64_t limit, uint64_t room,
+               std::set<uint32_t>& pin, uint64_t& pinned_bytes) {
+  for (uint32_t i : used) {
+    if (weights[i].bytes <= limit && pinned_bytes + weights[i].bytes <= room && pin.insert(i).second) pinned_bytes += weights[i].bytes;
+  }
+}
+
+/// How the pins beyond "every weight larger than m" are chosen.
+enum class Fill {
+  kLargest,         // largest first: the fewest bytes
+  kPaced,           // streamed bytes spread like the compute time
+  kPacedWholeSize,  // the same, streaming only weights of more than m/2, so
+                    // small ones never come in bursts between long computes
+};
+
+}  // namespace
+
+std::vector<ResidencyPlan> residency_candidates(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
+                                                const std::vector<uint32_t>& user_pinned, const CostModel& cost) {
   const PlanSummary summary = summarize(weights, schedule, budget);
   auto steady = [&](const std::vector<uint32_t>& pinned, uint64_t reserve) -> std::optional<uint64_t> {
     if (reserve >= budget) return std::nullopt;
@@ -144,40 +221,54 @@ ResidencyPlan plan_residency(const std::vector<Weight>& weights, const Schedule&
     if (!r.is_ok()) return std::nullopt;
     return std::max(r.value()[2], r.value()[3]);
   };
-  ResidencyPlan best{user_pinned, summary.largest_weight, UINT64_MAX};
-  if (auto b = steady(user_pinned, summary.largest_weight)) best.predicted_bytes_per_pass = *b;
+  std::vector<ResidencyPlan> out;
+  auto add = [&](std::vector<uint32_t> pinned, uint64_t reserve) {
+    for (const auto& c : out) {
+      if (c.reserve_bytes == reserve && c.pinned == pinned) return;
+    }
+    if (auto b = steady(pinned, reserve)) out.push_back({std::move(pinned), reserve, *b});
+  };
+  add(user_pinned, summary.largest_weight);
+  std::set<uint32_t> user(user_pinned.begin(), user_pinned.end());
+  uint64_t user_bytes = 0;
+  for (uint32_t p : user) user_bytes += weights[p].bytes;
+  std::set<uint32_t> used;
+  for (const auto& step : schedule.steps) used.insert(step.begin(), step.end());
   std::set<uint64_t> sizes;
-  for (const auto& w : weights) sizes.insert(w.bytes);
+  for (uint32_t i : used) sizes.insert(weights[i].bytes);
   int tried = 0;
   for (auto it = sizes.rbegin(); it != sizes.rend() && tried < 24; ++it, ++tried) {
     const uint64_t m = *it;
-    if (2 * m >= budget) continue;
-    const uint64_t room = budget - 2 * m;
-    std::set<uint32_t> pin(user_pinned.begin(), user_pinned.end());
-    uint64_t pinned_bytes = 0;
-    for (uint32_t p : pin) pinned_bytes += weights[p].bytes;
-    bool fits = true;
-    for (uint32_t i = 0; i < weights.size() && fits; ++i) {
-      if (weights[i].bytes > m && !pin.count(i)) {
-        pin.insert(i);
-        pinned_bytes += weights[i].bytes;
-        fits = pinned_bytes <= room;
+    for (uint64_t k = 1; k <= 4; ++k) {
+      if ((k + 1) * m >= budget) break;
+      const uint64_t room = budget - (k + 1) * m;
+      std::set<uint32_t> big = user;
+      uint64_t big_bytes = user_bytes;
+      for (uint32_t i : used) {
+        if (weights[i].bytes > m && big.insert(i).second) big_bytes += weights[i].bytes;
+      }
+      if (big_bytes > room) break;
+      for (Fill fill : {Fill::kLargest, Fill::kPaced, Fill::kPacedWholeSize}) {
+        std::set<uint32_t> pin = big;
+        uint64_t pinned_bytes = big_bytes;
+        if (fill == Fill::kLargest) {
+          pin_largest(weights, used, room, pin, pinned_bytes);
+        } else {
+          if (fill == Fill::kPacedWholeSize) pin_below(weights, used, m / 2, room, pin, pinned_bytes);
+          pin_paced(weights, schedule, cost, room, pin, pinned_bytes);
+        }
+        add(std::vector<uint32_t>(pin.begin(), pin.end()), k * m);
       }
     }
-    if (!fits) continue;
-    std::vector<uint32_t> order;
-    for (uint32_t i = 0; i < weights.size(); ++i) {
-      if (!pin.count(i)) order.push_back(i);
-    }
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return weights[a].bytes > weights[b].bytes; });
-    for (uint32_t i : order) {
-      if (pinned_bytes + weights[i].bytes <= room) {
-        pin.insert(i);
-        pinned_bytes += weights[i].bytes;
-      }
-    }
-    std::vector<uint32_t> list(pin.begin(), pin.end());
-    if (auto b = steady(list, m); b && *b < best.predicted_bytes_per_pass) best = {list, m, *b};
+  }
+  return out;
+}
+
+ResidencyPlan plan_residency(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
+                             const std::vector<uint32_t>& user_pinned) {
+  ResidencyPlan best{user_pinned, summarize(weights, schedule, budget).largest_weight, UINT64_MAX};
+  for (auto& c : residency_candidates(weights, schedule, budget, user_pinned, CostModel{})) {
+    if (c.predicted_bytes_per_pass < best.predicted_bytes_per_pass) best = std::move(c);
   }
   return best;
 }

@@ -25,6 +25,57 @@ struct Slot {
   uint64_t last_use = 0;  // probe counter, for LRU
 };
 
+/// Dry-runs each candidate on a timing device and keeps the fastest modelled
+/// pass among those that move at most max(fewest, lower bound + largest
+/// weight) bytes; within 1% of the fastest, the one that moves fewer bytes.
+/// Moving a little more buys overlap when copy and compute take about as long:
+/// a deeper reserve, or streamed weights spread evenly between the pinned ones.
+/// Each candidate is tried with and without look-ahead into the next pass: a
+/// pass ends in a synchronize, and a reserve filled with the next pass's first
+/// weights leaves the copy engine idle at its start until compute frees memory.
+/// Without a compute model time says nothing, so it takes the fewest bytes.
+ResidencyPlan choose_residency(const std::vector<HostWeight>& weights, const Schedule& schedule, const RuntimeOptions& opts,
+                               const CopyCost& copy) {
+  std::vector<Weight> plain;
+  for (const auto& hw : weights) plain.push_back(hw.weight);
+  const CostModel cost{copy.us_per_mib, copy.us_per_copy, opts.compute_us_per_step, opts.compute_us_per_mib};
+  if (!cost.has_compute() || copy.us_per_mib <= 0) return plan_residency(plain, schedule, opts.budget_bytes, opts.pinned);
+  const PlanSummary summary = summarize(plain, schedule, opts.budget_bytes);
+  struct Trial {
+    ResidencyPlan plan;
+    uint64_t bytes;
+    double us;
+  };
+  std::vector<Trial> trials;
+  for (const auto& candidate : residency_candidates(plain, schedule, opts.budget_bytes, opts.pinned, cost)) {
+    for (bool across : {true, false}) {
+      RuntimeOptions o = opts;
+      o.residency = candidate;
+      o.residency->prefetch_across_passes = across;
+      auto rt = Runtime::create(weights, schedule, o, {}, make_timing_device(copy));
+      if (!rt.is_ok()) continue;
+      bool ok = true;
+      for (int p = 0; p < 4 && ok; ++p) ok = rt.value()->run_pass().is_ok();
+      if (!ok) continue;
+      const RuntimeStats s = rt.value()->stats();
+      trials.push_back({*o.residency, std::max(s.bytes_per_pass[2], s.bytes_per_pass[3]), std::max(s.us_per_pass[2], s.us_per_pass[3])});
+    }
+  }
+  if (trials.empty()) return plan_residency(plain, schedule, opts.budget_bytes, opts.pinned);
+  uint64_t fewest = UINT64_MAX;
+  for (const auto& t : trials) fewest = std::min(fewest, t.bytes);
+  const uint64_t allowed = std::max(fewest, summary.lower_bound_bytes_per_pass + summary.largest_weight);
+  double fastest = 1e300;
+  for (const auto& t : trials) {
+    if (t.bytes <= allowed) fastest = std::min(fastest, t.us);
+  }
+  const Trial* best = nullptr;
+  for (const auto& t : trials) {
+    if (t.bytes <= allowed && t.us <= fastest * 1.01 && (!best || t.bytes < best->bytes)) best = &t;
+  }
+  return best->plan;
+}
+
 }  // namespace
 
 struct Runtime::Impl {
@@ -155,6 +206,8 @@ struct Runtime::Impl {
   std::deque<Op> ops;
   std::vector<std::pair<uint32_t, uint64_t>> deferred;  // planned victims still needed, with the use their eviction serves
   uint64_t shadow_budget = 0;  // the budget less one largest weight: room to load ahead of evicting
+  bool prefetch_across_passes = true;
+  ResidencyPlan residency;  // as chosen at create
   uint64_t served = 0;       // absolute uses served so far
   bool shadow_valid = false;
 
@@ -235,6 +288,7 @@ struct Runtime::Impl {
         ahead_bytes += w_bytes[op.weight];
         if (ahead_bytes > opts.prefetch_bytes) break;
         if (opts.prefetch_us > 0 && cost_between(ws, sched, now, op.use) > opts.prefetch_us) break;
+        if (!prefetch_across_passes && op.use / n != now / n) break;
       }
       std::vector<uint32_t> later;
       uint64_t freed = 0;
@@ -322,16 +376,19 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   // whole budget. With prefetch, keep a reserve outside the plan so the next
   // load can start before its victim's last use, and pin what the residency
   // planner says moves the fewest bytes.
-  if (m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 || m.opts.policy != Policy::kNextUse) {
-    m.shadow_budget = m.opts.budget_bytes;
-  } else {
-    const ResidencyPlan rp = plan_residency(plain, schedule, m.opts.budget_bytes, m.opts.pinned);
-    m.shadow_budget = m.opts.budget_bytes - rp.reserve_bytes;
-    m.pinned.insert(rp.pinned.begin(), rp.pinned.end());
-  }
+  // Host memory is registered first: whether copies are staged changes their cost.
   for (const auto& [base, bytes] : host_regions) {
     st = m.device->register_host(base, bytes);
     if (!st.is_ok()) return st;
+  }
+  if (m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 || m.opts.policy != Policy::kNextUse) {
+    m.shadow_budget = m.opts.budget_bytes;
+  } else {
+    const ResidencyPlan rp = m.opts.residency ? *m.opts.residency : choose_residency(weights, schedule, m.opts, m.device->copy_cost());
+    m.shadow_budget = m.opts.budget_bytes - rp.reserve_bytes;
+    m.prefetch_across_passes = rp.prefetch_across_passes;
+    m.pinned.insert(rp.pinned.begin(), rp.pinned.end());
+    m.residency = rp;
   }
   rt->weights_ = std::move(weights);
   rt->schedule_ = std::move(schedule);
@@ -468,6 +525,8 @@ RuntimeStats Runtime::stats() {
   s.elapsed_us = s.device.now_us;
   return s;
 }
+
+const ResidencyPlan& Runtime::residency() const { return impl_->residency; }
 
 const char* Runtime::device_kind() const { return impl_->device->kind(); }
 

@@ -32,6 +32,12 @@ struct DeviceStats {
   bool host_registered = false;   // host weights registered in place (else staged)
 };
 
+/// What one host-to-device copy costs: us_per_copy plus us_per_mib per MiB.
+struct CopyCost {
+  double us_per_mib = 0;
+  double us_per_copy = 0;
+};
+
 /// Device memory ranges a compute step reads; `event` names the read event
 /// recorded after the step (one per weight).
 struct DeviceRead {
@@ -64,9 +70,18 @@ class DeviceLayer {
   virtual DeviceStats stats() = 0;
   /// Hazards the emulator found (always empty on CUDA).
   virtual std::vector<std::string> hazards() = 0;
+  /// The copy engine's cost model: the emulator's configuration, or measured
+  /// once on CUDA. The planner uses it to compare plans by modelled time.
+  virtual CopyCost copy_cost() = 0;
 };
 
 /// The emulated device (always available).
 Result<std::unique_ptr<DeviceLayer>> make_emu_device(const DeviceConfig& config);
+
+/// A device that only keeps time: a copy engine and a compute stream on a
+/// virtual clock, with the stream-order rules of the device layer (a copy
+/// waits for the last read of the memory it reuses; compute waits for the
+/// copy it reads) and no bytes. The planner dry-runs candidate plans on it.
+std::unique_ptr<DeviceLayer> make_timing_device(const CopyCost& cost);
 
 }  // namespace weightkit::offload

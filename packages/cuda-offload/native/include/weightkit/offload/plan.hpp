@@ -53,20 +53,42 @@ Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const
                                        Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor = true);
 
 /// How the runtime spends a budget when it prefetches: a set kept resident
-/// for good, and a reserve left outside the eviction plan so the next copy
-/// can start before its victim's last use.
+/// for good, and a reserve left outside the eviction plan so the next copies
+/// can start before their victims' last use.
 struct ResidencyPlan {
   std::vector<uint32_t> pinned;
   uint64_t reserve_bytes = 0;
-  uint64_t predicted_bytes_per_pass = 0;
+  uint64_t predicted_bytes_per_pass = 0;  // next-use without prefetch, steady state
+  /// Whether copies for the next pass may start before this one ends. Off, the
+  /// next pass starts with free memory for its first copies instead of a
+  /// reserve already full of them (which helps when copies dominate).
+  bool prefetch_across_passes = true;
 };
 
-/// Picks the plan with the fewest predicted bytes per pass among: next-use
-/// over the whole schedule with a reserve of the largest weight, and every
-/// split "pin every weight larger than m, fill the rest of budget - 2m with
-/// the largest remaining weights, stream the others through a reserve of m".
+/// Modelled times, in microseconds. A copy costs us_per_copy plus
+/// copy_us_per_mib per MiB; a step costs compute_us_per_step plus
+/// compute_us_per_mib per MiB of weights it reads.
+struct CostModel {
+  double copy_us_per_mib = 0, copy_us_per_copy = 0;
+  double compute_us_per_step = 0, compute_us_per_mib = 0;
+  bool has_compute() const { return compute_us_per_step > 0 || compute_us_per_mib > 0; }
+};
+
+/// The plans worth comparing for a budget: next-use over the whole schedule
+/// with a reserve of the largest weight, and for each weight size m (largest
+/// first) and k = 1..4, "pin every weight larger than m, pin more of the
+/// others into budget - (k+1)m, stream the rest through a reserve of km".
+/// Three ways to choose the extra pins: largest first (fewest bytes); paced,
+/// so the streamed bytes follow the modelled compute time through the pass
+/// (the copy engine never has a stretch with nothing to overlap); and paced
+/// among the weights of more than m/2 only (no bursts of small copies). A deeper
+/// reserve moves about m more bytes per pass but lets copies run further ahead.
 /// With unequal sizes (an embedding much larger than the layers) pinning the
 /// big weights keeps the streamed ones small, which MIN by itself does not do.
+std::vector<ResidencyPlan> residency_candidates(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes,
+                                                const std::vector<uint32_t>& user_pinned, const CostModel& cost);
+
+/// The candidate with the fewest predicted bytes per pass (no time model).
 ResidencyPlan plan_residency(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes,
                              const std::vector<uint32_t>& user_pinned);
 

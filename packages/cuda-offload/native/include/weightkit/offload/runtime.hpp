@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct RuntimeOptions {
   double prefetch_us = 0;             // look-ahead: at most this much modelled compute ahead (0: unlimited)
   double compute_us_per_step = 0;     // modelled cost of a step: fixed part...
   double compute_us_per_mib = 0;      // ...plus this per MiB of weights it reads
+  /// Use this residency plan instead of choosing one. Unset (the default), the
+  /// runtime dry-runs the planner's candidates on a timing device when a
+  /// compute cost is modelled, else takes the one that moves the fewest bytes.
+  std::optional<ResidencyPlan> residency;
 };
 
 struct Acquired {
@@ -71,6 +76,9 @@ class Runtime {
   const char* device_kind() const;
   const std::vector<HostWeight>& weights() const { return weights_; }
   const Schedule& schedule() const { return schedule_; }
+  /// The residency plan in use: pinned set, reserve and look-ahead across
+  /// passes (everything pinned-free and a zero reserve when no plan was needed).
+  const ResidencyPlan& residency() const;
   std::vector<std::string> hazards();
 
   struct Impl;
