@@ -24,6 +24,7 @@ export interface NativeStats {
   stallMs: number; copyMs: number; computeMs: number; peakDeviceBytes: number; residentBytes: number;
   stagedBytes: number; allocRetries: number; hostRegistered: boolean; overlap: number;
   bytesH2DPerPass: number[]; msPerPass: number[]; stallMsPerPass: number[]; copyMsPerPass: number[];
+  residency: { pinnedWeights: number; pinnedBytes: number; reserveBytes: number; prefetchAcrossPasses: boolean };
 }
 
 export interface NativeAcquired {

@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 export {
-  OffloadRuntime, deviceBytes, scheduleIndices, weightsOf, type AcquiredWeight, type EmuOptions, type OffloadOptions, type OffloadStats, type OffloadWeight,
+  OffloadRuntime, deviceBytes, scheduleIndices, weightsOf, type AcquiredWeight, type EmuOptions, type OffloadOptions, type OffloadResidency, type OffloadStats, type OffloadWeight,
   type ScheduleInput,
 } from './offload.js';
 export { plan, simulateEviction, type OffloadPlan } from './plan.js';

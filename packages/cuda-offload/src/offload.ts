@@ -101,6 +101,23 @@ export interface OffloadStats {
   msPerPass: number[];
   stallMsPerPass: number[];
   copyMsPerPass: number[];
+  /**
+   * The residency plan chosen at create: weights kept on the device for good,
+   * the reserve copies run ahead into, and whether copies for the next pass
+   * may start before the current one ends. With a compute model
+   * (`computeUsPerStep` / `computeUsPerMiB`) it is the plan whose dry run on a
+   * timing device gave the fastest pass, within one largest weight of the
+   * fewest bytes; without one, the plan that moves the fewest bytes.
+   */
+  residency: OffloadResidency;
+}
+
+/** The residency plan a runtime runs with (see {@link OffloadStats.residency}). */
+export interface OffloadResidency {
+  pinnedWeights: number;
+  pinnedBytes: number;
+  reserveBytes: number;
+  prefetchAcrossPasses: boolean;
 }
 
 /** One weight as the runtime sees it: its device size and where its host bytes are. */

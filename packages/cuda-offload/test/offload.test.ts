@@ -119,7 +119,38 @@ describe('runtime on the emulated device', () => {
     const computeMs = (24 * 80) / 1000;
     for (const ms of s.msPerPass.slice(2)) expect(ms).toBeLessThanOrEqual(1.05 * computeMs);
     expect(s.overlap).toBeGreaterThan(0.95);
+    // The plan it chose fits the budget with its reserve.
+    expect(s.residency.pinnedBytes + s.residency.reserveBytes).toBeLessThanOrEqual(8 * MiB);
+    expect(s.residency.reserveBytes).toBeGreaterThanOrEqual(MiB);
     rt.close();
+    m.close();
+  });
+
+  it('when copy and compute take about as long, spends at most one largest weight more per pass for a faster pass', async () => {
+    // A decoder-shaped model: per layer four small and three larger weights.
+    const sizes = [4 * MiB, ...Array.from({ length: 8 }, () => [MiB / 2, MiB / 2, MiB / 2, MiB / 2, 1.4 * MiB, 1.4 * MiB, 1.4 * MiB]).flat()].map((b) => 4 * Math.round(b / 4));
+    const m = model('balanced', sizes);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const budgetMb = Math.round((0.75 * total) / MiB);
+    const usPerMiB = 1e6 / (25e9 / MiB);
+    const run = async (computeUsPerMiB: number | undefined) => {
+      const rt = await OffloadRuntime.create({
+        weights: m, budgetMb, device: 'emu', emu: { h2dGBps: 25 }, computeUsPerStep: 5,
+        ...(computeUsPerMiB !== undefined ? { computeUsPerMiB } : {}),
+      });
+      await rt.runPasses(4);
+      const s = rt.stats();
+      rt.close();
+      return s;
+    };
+    // Without a compute model the plan is the one that moves the fewest bytes; with it, the fastest.
+    const fewest = await run(undefined);
+    const timed = await run(0.25 * usPerMiB);
+    const bound = plan(m, undefined, budgetMb).lowerBoundBytesPerPass;
+    expect(timed.bytesH2DPerPass[3]).toBeLessThanOrEqual(Math.max(fewest.bytesH2DPerPass[3]!, bound + 1.4 * MiB + 1));
+    expect(timed.peakDeviceBytes).toBeLessThanOrEqual(budgetMb * MiB);
+    const passMs = timed.msPerPass[3]!;
+    expect(passMs).toBeLessThanOrEqual(1.05 * Math.max(timed.copyMsPerPass[3]!, timed.computeMs / timed.passes));
     m.close();
   });
 
