@@ -106,9 +106,13 @@ export async function runOffloadBench(options: OffloadBenchOptions = {}) {
     monotonicNextUse: configs.filter((c) => c.includes('|next-use|')).every((c) => monotonic[c]),
     peakWithinBudget: rows.every((r) => r.peakDeviceBytes <= r.budgetMb * MiB),
   };
+  const worst = nextUseFull.reduce((w, r) => {
+    const ratio = r.passMs / Math.max(r.copyMs, r.computeMs, 1e-9);
+    return ratio > w.ratio ? { ratio, budgetMb: r.budgetMb, regime: r.regime } : w;
+  }, { ratio: 0, budgetMb: 0, regime: '' });
   const result = {
     benchmark: 'cuda-offload', machine: machine(), device: 'emu', h2dGBps: h2d, modelBytes: total, largestWeightBytes: largest,
-    floorBytes: base.floorBytes, passes, budgetsMb: budgets, rows, monotonic, checks,
+    floorBytes: base.floorBytes, passes, budgetsMb: budgets, rows, monotonic, checks, worstPassOverMaxCopyCompute: worst,
   };
   const computeBound = rows.filter((r) => r.regime === 'compute >= copy' && r.prefetch === 'unlimited');
   const svg = barChart(`Bytes moved per pass (MiB), ${(total / MiB).toFixed(0)} MiB of weights, compute >= copy`, 'MiB', budgets.flatMap((b) => [
@@ -138,11 +142,19 @@ device layer is built and linked in every CI run where nvcc is present.
 
 ${mdTable(['check', 'result', 'target'], [
     ['steady bytes per pass <= lower bound + largest weight, every budget', checks.withinBoundPlusLargest ? 'yes' : 'no', 'yes'],
-    ['pass time <= 1.05 x max(copy time of bytes moved, compute)', checks.passWithin105OfMaxCopyCompute ? 'yes' : 'no', 'yes'],
+    ['pass time <= 1.05 x max(copy time of bytes moved, compute)', `${checks.passWithin105OfMaxCopyCompute ? 'yes' : 'no'} (worst ${worst.ratio.toFixed(3)}x: ${worst.regime}, ${worst.budgetMb} MiB)`, 'yes'],
     ['stall <= 5% of pass time when compute >= copy', checks.stallUnder5PctWhenComputeBound ? 'yes' : 'no', 'yes'],
     ['bytes per pass never increase as the budget grows (next-use, every prefetch depth)', checks.monotonicNextUse ? 'yes' : 'no', 'yes'],
     ['peak device bytes <= budget, every run', checks.peakWithinBudget ? 'yes' : 'no', 'yes'],
   ])}
+The runtime chooses its residency plan by dry-running the planner's candidates on a
+timing device with the device's measured copy cost and the compute model (see
+[the guide](../offload.md)): the fastest modelled pass within lower bound + one largest
+weight of bytes, each plan tried with and without look-ahead into the next pass.
+Choosing by bytes alone, the worst case was 1.27x (copy-bound, 195 MiB): the streamed
+weights came in bursts the reserve could not absorb, and every pass started with the
+reserve full of its own first weights, so the copy engine waited for compute to free memory.
+
 ## Every configuration
 
 ${mdTable(['regime', 'policy', 'prefetch', 'budget MiB', 'moved MiB/pass', 'bound MiB/pass', 'pass ms', 'copy ms', 'compute ms', 'stall ms'],
