@@ -36,6 +36,10 @@ export interface WeightsCache {
   /**
    * Writable memory for `size` packed bytes, or `undefined` when none can be
    * had (the caller then packs into its own memory and still inserts it).
+   * Valid until the matching {@link WeightsCache.lookUpOrInsert}: afterwards
+   * the entry is reached through its offset, and writes into this memory no
+   * longer reach the cache (a file-backed cache stages it and writes it to
+   * the file at insert).
    */
   reserveSpace(size: number): Uint8Array | undefined;
   /**

@@ -6,6 +6,9 @@
 import { type AddonBase, loadNativeAddon } from '@weightkit/core';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 
+/** How a benchmark fills a file: see timeFileBacking. */
+export type FileBacking = 'sparse-mmap' | 'fallocate-mmap' | 'fallocate-pwrite';
+
 export interface NativeKey {
   name: string;
   seed?: number;
@@ -63,7 +66,7 @@ interface XnnpackAddon extends AddonBase {
   verifyFile(path: string): Promise<VerifyReport>;
   compactFile(path: string): Promise<CompactReport>;
   benchPacker(packer: NativePacker, nc: number, kc: number, reps: number): Promise<{ packNs: number; memcpyNs: number; sourceBytes: number; packedBytes: number }>;
-  benchFileBacking(path: string, totalBytes: number, regionBytes: number, sparse: boolean): Promise<number>;
+  benchFileBacking(path: string, totalBytes: number, regionBytes: number, how: FileBacking): Promise<number>;
 }
 
 let addon: XnnpackAddon | undefined;

@@ -41,6 +41,8 @@ describe('PackedWeightsCache', () => {
   it('keeps packed pages clean after finalize, and a warm open dirties nothing', async () => {
     const path = join(dir, 'clean.xpwc');
     const cold = await packOnce(path);
+    // Entries are mapped lazily: read every page, as a runtime would.
+    for (const n of cold.cache.names()) cold.cache.view(n)!.reduce((a, b) => a + b, 0);
     const fp = fileFootprint(readFootprint()!, path);
     expect(fp.rss).toBeGreaterThan(0);
     expect(fp.privateDirty + fp.sharedDirty).toBe(0);
@@ -146,6 +148,26 @@ describe('PackedWeightsCache', () => {
     expect(() => cache.offsetToAddr(12345)).toThrowError(/unknown offset/);
     cache.close();
     expect(() => cache.lookUp(key)).toThrowError(/closed/);
+  });
+
+  it('a late write into a reservation after insert changes neither that entry nor the next one', async () => {
+    const cache = await PackedWeightsCache.open({ path: join(dir, 'late-write.xpwc') });
+    cache.initialize();
+    const first = cache.reserveSpace(8192)!;
+    first.fill(1);
+    const o1 = cache.lookUpOrInsert({ seed: 1, kernel: 'a' }, first)!;
+    const second = cache.reserveSpace(8192)!;
+    expect(second.every((b) => b === 0)).toBe(true); // zeroed, like fresh file pages
+    second.fill(2);
+    first.fill(7); // the caller misbehaves: its reservation was committed already
+    const o2 = cache.lookUpOrInsert({ seed: 1, kernel: 'b' }, second)!;
+    expect(cache.offsetToAddr(o1).every((b) => b === 1)).toBe(true);
+    expect(cache.offsetToAddr(o2).every((b) => b === 2)).toBe(true);
+    cache.finalize();
+    const report = await cache.verify();
+    expect(report.bad).toEqual([]);
+    expect(report.checked).toBe(2);
+    cache.close();
   });
 
   it('re-packs when the same names get new values (content hashes), and never serves stale bytes', async () => {

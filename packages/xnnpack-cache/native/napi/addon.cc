@@ -203,7 +203,10 @@ class Cache : public Napi::ObjectWrap<Cache> {
     }
     void* p = cache_->reserve_space(static_cast<size_t>(n));
     if (!p) return env.Undefined();
-    auto r = wn::external_view(env, cache_, static_cast<uint8_t*>(p), static_cast<size_t>(n));
+    // The view keeps the reservation's own memory alive, not just the cache.
+    std::shared_ptr<const void> owner = cache_->reservation_owner(p);
+    if (!owner) owner = cache_;
+    auto r = wn::external_view(env, std::move(owner), static_cast<uint8_t*>(p), static_cast<size_t>(n));
     if (env.IsExceptionPending()) return env.Undefined();
     if (r.copied) {
       // Without external buffers a reservation cannot be written in place.
@@ -568,7 +571,7 @@ Napi::Value bench_file_backing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = path_arg(info);
   if (env.IsExceptionPending()) return env.Undefined();
-  if (!wn::require(env, info.Length() >= 4 && info[1].IsNumber() && info[2].IsNumber(), "benchFileBacking(path, total, region, sparse)")) {
+  if (!wn::require(env, info.Length() >= 4 && info[1].IsNumber() && info[2].IsNumber() && info[3].IsString(), "benchFileBacking(path, total, region, how)")) {
     return env.Undefined();
   }
   const uint64_t total = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
@@ -577,12 +580,17 @@ Napi::Value bench_file_backing(const Napi::CallbackInfo& info) {
                    "benchFileBacking: region must be a page multiple dividing total")) {
     return env.Undefined();
   }
-  const bool sparse = info[3].ToBoolean();
+  const std::string mode = info[3].As<Napi::String>().Utf8Value();
+  const Backing how = mode == "sparse-mmap" ? Backing::kSparseMapped : mode == "fallocate-mmap" ? Backing::kFallocateMapped : Backing::kFallocateWrite;
+  if (!wn::require(env, mode == "sparse-mmap" || mode == "fallocate-mmap" || mode == "fallocate-pwrite",
+                   "benchFileBacking: how must be 'sparse-mmap', 'fallocate-mmap' or 'fallocate-pwrite'")) {
+    return env.Undefined();
+  }
   auto ms = std::make_shared<double>(0);
   return wn::PromiseWorker::start(
       env,
-      [path, total, region, sparse, ms]() {
-        auto r = time_file_backing(path, total, region, sparse);
+      [path, total, region, how, ms]() {
+        auto r = time_file_backing(path, total, region, how);
         if (!r.is_ok()) return r.status();
         *ms = r.value();
         return Status::ok();

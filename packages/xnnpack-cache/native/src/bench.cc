@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include <unistd.h>
+
 #include "weightkit/mapped_file.hpp"
 
 namespace weightkit::xnnpack {
@@ -44,21 +46,31 @@ Result<PackerTiming> time_packer(const Packer& p, size_t nc, size_t kc, int reps
   return PackerTiming{median(pack_ns), median(copy_ns), copy.size(), packed.size()};
 }
 
-Result<double> time_file_backing(const std::string& path, uint64_t total, uint64_t region, bool sparse) {
+Result<double> time_file_backing(const std::string& path, uint64_t total, uint64_t region, Backing how) {
   ::unlink(path.c_str());
   auto fd = open_regular_file(path, OpenMode::kReadWriteCreate);
   if (!fd.is_ok()) return fd.status();
+  const int f = fd.value().get();
   std::vector<uint8_t> src(static_cast<size_t>(region), 0x5a);
   std::vector<MappedRegion> regions;
   const double t0 = now_ns();
   for (uint64_t off = 0; off < total; off += region) {
-    if (sparse) {
-      if (::ftruncate(fd.value().get(), static_cast<off_t>(off + region)) != 0) return errno_status(errno, "ftruncate", path);
+    if (how == Backing::kSparseMapped) {
+      if (::ftruncate(f, static_cast<off_t>(off + region)) != 0) return errno_status(errno, "ftruncate", path);
     } else {
-      int err = ::posix_fallocate(fd.value().get(), static_cast<off_t>(off), static_cast<off_t>(region));
+      int err = ::posix_fallocate(f, static_cast<off_t>(off), static_cast<off_t>(region));
       if (err != 0) return errno_status(err, "posix_fallocate", path);
     }
-    auto r = MappedRegion::map(fd.value().get(), path, off, region, Access::kSharedWritable);
+    if (how == Backing::kFallocateWrite) {
+      for (size_t done = 0; done < src.size();) {
+        ssize_t w = ::pwrite(f, src.data() + done, src.size() - done, static_cast<off_t>(off + done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return errno_status(w < 0 ? errno : EIO, "pwrite", path);
+        done += static_cast<size_t>(w);
+      }
+      continue;
+    }
+    auto r = MappedRegion::map(f, path, off, region, Access::kSharedWritable);
     if (!r.is_ok()) return r.status();
     std::memcpy(r.value().data(), src.data(), src.size());
     regions.push_back(std::move(r).value());
@@ -67,6 +79,7 @@ Result<double> time_file_backing(const std::string& path, uint64_t total, uint64
     Status st = r.sync(0, r.size(), path);
     if (!st.is_ok()) return st;
   }
+  if (::fdatasync(f) != 0) return errno_status(errno, "fdatasync", path);
   const double ms = (now_ns() - t0) / 1e6;
   regions.clear();
   ::unlink(path.c_str());

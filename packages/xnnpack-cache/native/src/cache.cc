@@ -50,13 +50,23 @@ struct Entry {
   bool persistent = false;               // loaded from, or saved to, the file: survives ref count 0
 };
 
+/// A reservation not yet inserted. A file reservation is a fallocated range of
+/// the file plus a staging buffer the packer writes into; insert writes the
+/// bytes to the file with pwrite and maps them read-only. Packing straight into
+/// a writable mapping of fresh file blocks costs a read (zero-fill) of every
+/// page by MAP_POPULATE, a write fault per page and TLB shootdowns when
+/// write-back starts under the mapping; a pwrite from a hot buffer costs none.
 struct Pending {
   Kind kind = Kind::kHeap;
-  std::shared_ptr<void> storage;
-  MappedRegion* region = nullptr;
-  uint64_t file_offset = 0;
+  std::shared_ptr<void> storage;  // heap: the block; file: the staging buffer
+  size_t capacity = 0;            // file: the staging buffer's size
+  uint64_t file_offset = 0, file_len = 0;
   size_t size = 0;
 };
+
+/// Staging buffers kept for the next reservations (the largest ones); the rest
+/// are freed, and finalize frees them all.
+constexpr size_t kStagingKept = 2;
 
 std::shared_ptr<void> own_region(MappedRegion r, MappedRegion** raw) {
   auto p = std::make_shared<MappedRegion>(std::move(r));
@@ -254,6 +264,55 @@ struct PackedWeightsCache::Impl {
     return ptr;
   }
 
+  // ---- staging buffers ----
+
+  std::vector<std::pair<std::shared_ptr<void>, size_t>> staging_free;  // (buffer, capacity)
+
+  std::shared_ptr<void> take_staging(size_t n, size_t* capacity) {
+    auto best = staging_free.end();
+    for (auto it = staging_free.begin(); it != staging_free.end(); ++it) {
+      if (it->second >= n && (best == staging_free.end() || it->second < best->second)) best = it;
+    }
+    if (best != staging_free.end()) {
+      auto buf = std::move(best->first);
+      *capacity = best->second;
+      staging_free.erase(best);
+      return buf;
+    }
+    *capacity = align_up(std::max<size_t>(n, 1), page_size());
+    HeapBuffer block = heap_alloc(*capacity);
+    if (!block) return nullptr;
+    return std::shared_ptr<uint8_t>(block.release(), HeapFree());
+  }
+
+  /// Keeps a staging buffer for reuse unless something else (a JavaScript view
+  /// of the reservation) still holds it: then it is freed with its last holder.
+  void return_staging(std::shared_ptr<void> buf, size_t capacity) {
+    if (!buf || buf.use_count() != 1) return;
+    staging_free.emplace_back(std::move(buf), capacity);
+    std::sort(staging_free.begin(), staging_free.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (staging_free.size() > kStagingKept) staging_free.resize(kStagingKept);
+  }
+
+  void drop_pending(std::unordered_map<void*, Pending>::iterator it) {
+    if (it->second.kind == Kind::kFile) return_staging(std::move(it->second.storage), it->second.capacity);
+    pending.erase(it);
+  }
+
+  /// The packed bytes into their file range, then a read-only mapping of it.
+  Result<std::shared_ptr<void>> write_to_file(const Pending& p, const uint8_t* src, size_t n, MappedRegion** region) {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t w = ::pwrite(fd.get(), src + done, n - done, static_cast<off_t>(p.file_offset + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return errno_status(w < 0 ? errno : EIO, "write packed weights to", opts.path);
+      done += static_cast<size_t>(w);
+    }
+    auto mapped = MappedRegion::map(fd.get(), opts.path, p.file_offset, p.file_len, Access::kReadOnly);
+    if (!mapped.is_ok()) return mapped.status();
+    return own_region(std::move(mapped).value(), region);
+  }
+
   void* reserve(size_t n) {
     if (!file_backed) return heap_reservation(n, std::nullopt);
     if (file_refused) return heap_reservation(n, file_refused);
@@ -270,16 +329,15 @@ struct PackedWeightsCache::Impl {
       if (size.is_ok()) file_end = std::max(file_end, align_up(size.value(), page_size()));
       return heap_reservation(n, why);
     }
-    // Populated: the packer writes every page at once, so take the faults in one call.
-    auto region = MappedRegion::map(fd.get(), opts.path, off, len, Access::kSharedWritable, /*populate=*/true);
-    if (!region.is_ok()) return heap_reservation(n, Fallback::kIoError);
     file_end = off + len;
     Pending p;
     p.kind = Kind::kFile;
-    p.storage = own_region(std::move(region).value(), &p.region);
+    p.storage = take_staging(n, &p.capacity);
+    if (!p.storage) return nullptr;
     p.file_offset = off;
+    p.file_len = len;
     p.size = n;
-    void* ptr = p.region->data();
+    void* ptr = p.storage.get();
     pending.emplace(ptr, std::move(p));
     return ptr;
   }
@@ -296,7 +354,7 @@ struct PackedWeightsCache::Impl {
     auto pit = pending.find(ptr);
     if (it != entries.end() && matches(*it->second, key) && it->second->size == n) {
       // Another caller committed the same weights first: keep theirs.
-      if (pit != pending.end()) pending.erase(pit);
+      if (pit != pending.end()) drop_pending(pit);
       runtime_names.insert(key.name);
       return view_of(*it->second);
     }
@@ -312,12 +370,27 @@ struct PackedWeightsCache::Impl {
       void* heap = heap_reservation(n, std::nullopt);
       if (!heap) return Status(Code::kBudget, "out of memory reserving " + std::to_string(n) + " bytes");
       std::memcpy(heap, ptr, n);
-      pending.erase(pit);
+      drop_pending(pit);
       pit = pending.find(heap);
+    }
+    if (n > pit->second.size) {
+      return Status(Code::kBadArgument, "insert of " + std::to_string(n) + " bytes into a " + std::to_string(pit->second.size) + "-byte reservation");
     }
     Pending p = std::move(pit->second);
     pending.erase(pit);
-    if (n > p.size) return Status(Code::kBadArgument, "insert of " + std::to_string(n) + " bytes into a " + std::to_string(p.size) + "-byte reservation");
+    const uint64_t checksum = Xxh64::hash(static_cast<const uint8_t*>(p.storage.get()), n);  // while the bytes are hot
+    MappedRegion* region = nullptr;
+    if (p.kind == Kind::kFile) {
+      auto written = write_to_file(p, static_cast<const uint8_t*>(p.storage.get()), n, &region);
+      if (written.is_ok()) {
+        return_staging(std::move(p.storage), p.capacity);
+        p.storage = std::move(written).value();
+      } else {
+        // The range stays an orphan in the file; the bytes stay on the heap.
+        p.kind = Kind::kHeap;
+        stats.fallback_bytes[static_cast<int>(Fallback::kIoError)] += n;
+      }
+    }
     auto e = std::make_unique<Entry>();
     e->name = key.name;
     e->size = n;
@@ -329,16 +402,16 @@ struct PackedWeightsCache::Impl {
     e->file_offset = p.file_offset;
     e->data = static_cast<uint8_t*>(p.storage.get());
     if (p.kind == Kind::kFile) {
-      e->data = p.region->data();
-      e->region = p.region;
-      unflushed.emplace_back(p.region, p.file_offset);
+      e->data = region->data();
+      e->region = region;
+      unflushed.emplace_back(region, p.file_offset);
       dirty = true;
       // Start writing these pages back now, so the disk works while the next
       // weights are packed and finalize only waits for what is left.
-      (void)::sync_file_range(fd.get(), static_cast<off_t>(p.file_offset), static_cast<off_t>(p.region->size()), SYNC_FILE_RANGE_WRITE);
+      (void)::sync_file_range(fd.get(), static_cast<off_t>(p.file_offset), static_cast<off_t>(region->size()), SYNC_FILE_RANGE_WRITE);
     }
     e->storage = std::move(p.storage);
-    e->checksum = Xxh64::hash(e->data, n);
+    e->checksum = checksum;
     e->has_checksum = true;
     if (it != entries.end()) {
       stats.superseded++;
@@ -476,7 +549,22 @@ std::optional<EntryView> PackedWeightsCache::look_up(const EntryKey& key) {
 
 void* PackedWeightsCache::reserve_space(size_t n) {
   std::lock_guard<std::mutex> g(impl_->mu);
+  void* p = impl_->reserve(n);
+  // Zeroed, as fresh file pages would be: a packer that skips its padding
+  // must not copy a previous weight's bytes into the file.
+  if (p) std::memset(p, 0, n);
+  return p;
+}
+
+void* PackedWeightsCache::reserve_space_for_overwrite(size_t n) {
+  std::lock_guard<std::mutex> g(impl_->mu);
   return impl_->reserve(n);
+}
+
+std::shared_ptr<void> PackedWeightsCache::reservation_owner(void* ptr) {
+  std::lock_guard<std::mutex> g(impl_->mu);
+  auto it = impl_->pending.find(ptr);
+  return it == impl_->pending.end() ? nullptr : it->second.storage;
 }
 
 Result<EntryView> PackedWeightsCache::look_up_or_insert(const EntryKey& key, void* ptr, size_t n) {
@@ -510,6 +598,7 @@ void PackedWeightsCache::initialize_for_runtime() {
 Result<std::vector<std::string>> PackedWeightsCache::finalize_for_runtime() {
   std::lock_guard<std::mutex> g(impl_->mu);
   impl_->flush();
+  impl_->staging_free.clear();  // packing is over for now: give the memory back
   std::vector<std::string> names(impl_->runtime_names.begin(), impl_->runtime_names.end());
   for (const auto& n : names) {
     auto it = impl_->entries.find(n);

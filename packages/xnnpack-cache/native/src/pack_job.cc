@@ -127,7 +127,7 @@ Result<PackResult> run_pack_job(PackedWeightsCache& cache, const Packer& packer,
       result.hits++;
       continue;
     }
-    void* mem = cache.reserve_space(size.value());
+    void* mem = cache.reserve_space_for_overwrite(size.value());  // the packers write padding too
     if (!mem) return Status(Code::kBudget, "out of memory reserving " + std::to_string(size.value()) + " bytes for '" + item.name + "'");
     const float* wf = as_f32(w.value(), item.weight.dtype, item.nc * item.kc, wscratch);
     const float* bf = b ? as_f32(*b, item.bias->dtype, item.nc, bscratch) : nullptr;

@@ -73,7 +73,9 @@ TEST_CASE("f32-gemm and qc8w pack and unpack back for several tile shapes") {
         for (size_t i = 0; i < w.size(); ++i) max_err = std::max(max_err, std::fabs(w[i] - w2[i]));
         CHECK(kind == PackerKind::kF32Gemm ? max_err == 0 : max_err <= 1.0f / 127.0f + 1e-6f);
         CHECK(std::memcmp(b.data(), b2.data(), nc * sizeof(float)) == 0);
-        // The same matrix stored transposed ([kc, nc], TF-style) packs to the same bytes.
+        // The same matrix stored transposed ([kc, nc], TF-style) packs to the same bytes,
+        // over a buffer filled differently: the packers write every byte, padding
+        // included, which the pack job's reserve_space_for_overwrite relies on.
         std::vector<float> wt(nc * kc);
         for (size_t n = 0; n < nc; ++n) for (size_t k = 0; k < kc; ++k) wt[k * nc + n] = w[n * kc + k];
         std::vector<uint8_t> packed_t(size.value(), 0xCD);

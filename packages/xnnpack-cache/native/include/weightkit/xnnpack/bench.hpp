@@ -17,9 +17,15 @@ struct PackerTiming {
 };
 Result<PackerTiming> time_packer(const Packer& p, size_t nc, size_t kc, int reps);
 
-/// Fills `total` bytes of a new file at `path` through MAP_SHARED regions of
-/// `region` bytes, then msync(MS_SYNC)s them; returns milliseconds.
-/// sparse: ftruncate per region (ExecuTorch's way); else posix_fallocate first.
-Result<double> time_file_backing(const std::string& path, uint64_t total, uint64_t region, bool sparse);
+/// How a file range gets its bytes, region by region.
+enum class Backing {
+  kSparseMapped,     // ftruncate, memcpy into a MAP_SHARED mapping (ExecuTorch's way)
+  kFallocateMapped,  // posix_fallocate first, then the same
+  kFallocateWrite,   // posix_fallocate first, then pwrite from a reused buffer (weightkit's way)
+};
+
+/// Fills `total` bytes of a new file at `path` in regions of `region` bytes
+/// the `how` way, then waits until they are on disk; returns milliseconds.
+Result<double> time_file_backing(const std::string& path, uint64_t total, uint64_t region, Backing how);
 
 }  // namespace weightkit::xnnpack

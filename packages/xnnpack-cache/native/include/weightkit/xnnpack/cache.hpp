@@ -5,8 +5,12 @@
 //    fingerprint and optionally a content hash of the unpacked inputs;
 //  * reserve_space -> pack in place -> look_up_or_insert, as XNNPACK does;
 //    file-backed reservations are page-aligned regions of the file, blocks
-//    reserved with posix_fallocate BEFORE mapping (a full disk falls back to
-//    the heap, counted, never SIGBUS);
+//    reserved with posix_fallocate at reserve (a full disk falls back to the
+//    heap, counted, never SIGBUS); the packer writes into a reused staging
+//    buffer, and insert pwrites it into the region and maps it read-only, so
+//    the reserved pointer is valid until insert and the entry's bytes are
+//    reached through the returned view / offset_to_addr afterwards, as in
+//    XNNPACK;
 //  * initialize_for_runtime / finalize_for_runtime (flush only what is new,
 //    bump ref counts, return the names used) / delete_packed_data;
 //  * save appends one trailer for every entry; a crash at any point leaves the
@@ -96,8 +100,14 @@ class PackedWeightsCache {
 
   // -- the XNNPACK protocol --
   std::optional<EntryView> look_up(const EntryKey& key);
-  /// Writable memory for n packed bytes: a file region when possible, else heap. nullptr only when out of memory.
+  /// Writable, zeroed memory for n packed bytes, valid until look_up_or_insert:
+  /// staging for a file region when possible, else heap. nullptr only when out of memory.
   void* reserve_space(size_t n);
+  /// The same without zeroing, for packers that write every byte they insert.
+  void* reserve_space_for_overwrite(size_t n);
+  /// What keeps a pending reservation's memory alive (for a JavaScript view of
+  /// it, so a late write lands in a buffer nobody reuses); null when not pending.
+  std::shared_ptr<void> reservation_owner(void* ptr);
   /// Commits `ptr` (a reservation, or any buffer, then copied). ptr == nullptr behaves as look_up.
   Result<EntryView> look_up_or_insert(const EntryKey& key, void* ptr, size_t n);
   bool is_finalized();
