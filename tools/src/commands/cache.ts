@@ -16,7 +16,8 @@ const usage = `usage: weightkit cache pack <model> --cache <file> [--packer f32-
 pack: packs every weight of rank >= 2 of <model> (with its bias) into the XPWC
   cache <file>; a second run finds them all (packed: 0). --json prints
   {entries, packed, hits, fileBytes, heapFallbackBytes, millis}; --footprint
-  adds the Rss and clean/dirty bytes of the cache file's mappings.
+  reads every packed page once, then adds the Rss and clean/dirty bytes of the
+  cache file's mappings.
 inspect: {version, fileBytes, orphanBytes, entries: [{name, offset, size, seed}]};
   reads files written by ExecuTorch too.
 verify: exit 0 only when every entry matches its checksum.
@@ -63,6 +64,13 @@ async function pack(argv: string[]): Promise<number | void> {
       millis: Number((performance.now() - t0).toFixed(3)),
     };
     if (values.footprint) {
+      // Packed pages are mapped lazily: read each once, as a runtime would, so
+      // the footprint shows what using the weights costs.
+      let sink = 0;
+      for (const name of cache.names()) {
+        const v = cache.view(name)!;
+        for (let i = 0; i < v.length; i += 4096) sink += v[i]!;
+      }
       const fp = readFootprint();
       if (fp) {
         const f = fileFootprint(fp, resolve(values.cache));
