@@ -1,6 +1,7 @@
 import { join } from 'node:path';
+import { probeCuda } from '@weightkit/cuda-offload';
 import { describe, expect, it } from 'vitest';
-import { modelDir, weightkit } from './cli-harness.js';
+import { modelDir, tempDir, weightkit } from './cli-harness.js';
 
 const manifest = join(modelDir, 'face_recognition_model-weights_manifest.json');
 
@@ -25,6 +26,15 @@ describe('weightkit offload', () => {
     for (const b of doc.bytesH2DPerPass) expect(b).toBeGreaterThanOrEqual(doc.lowerBoundBytesPerPass);
     const lru = JSON.parse(weightkit('offload', 'run', manifest, '--budget-mb', '8', '--passes', '3', '--device', 'emu', '--policy', 'lru', '--json').stdout);
     expect(lru.bytesH2DPerPass[2]).toBeGreaterThanOrEqual(doc.bytesH2DPerPass[2]);
+  });
+
+  it('bench offload takes --device emu|cuda only, and refuses cuda without a GPU with error[WK_DEVICE]', () => {
+    expect(weightkit('bench', 'offload', '--device', 'gpu').code).toBe(2);
+    expect(weightkit('bench', 'xnnpack', '--device', 'cuda').code).toBe(2);
+    if (probeCuda().available) return; // with a GPU the benchmark would run for real
+    const r = weightkit('bench', 'offload', '--device', 'cuda', '--size', '4MiB', '--work', tempDir('wk-bench-cuda-'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error\[WK_DEVICE\]: device 'cuda' was requested but/);
   });
 
   it('refuses a budget below the floor with error[WK_BUDGET] and exit 1', () => {

@@ -25,6 +25,7 @@ export interface NativeStats {
   stagedBytes: number; allocRetries: number; hostRegistered: boolean; overlap: number;
   bytesH2DPerPass: number[]; msPerPass: number[]; stallMsPerPass: number[]; copyMsPerPass: number[];
   residency: { pinnedWeights: number; pinnedBytes: number; reserveBytes: number; prefetchAcrossPasses: boolean };
+  pinnedCopyGBps: number; deviceName: string;
 }
 
 export interface NativeAcquired {

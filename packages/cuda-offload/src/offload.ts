@@ -110,6 +110,15 @@ export interface OffloadStats {
    * fewest bytes; without one, the plan that moves the fewest bytes.
    */
   residency: OffloadResidency;
+  /**
+   * Plain host-to-device copies from pinned memory on this device, GB/s (1e9
+   * bytes): the best of three timed 8 MiB copies at create, through the same
+   * device layer (on the emulator, its configured bandwidth). The baseline the
+   * runtime's own copy rate is compared with.
+   */
+  pinnedCopyGBps: number;
+  /** The GPU's name on CUDA; "emulated CUDA runtime" on the emulator. */
+  deviceName: string;
 }
 
 /** The residency plan a runtime runs with (see {@link OffloadStats.residency}). */

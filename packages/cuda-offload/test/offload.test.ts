@@ -154,6 +154,18 @@ describe('runtime on the emulated device', () => {
     m.close();
   });
 
+  it('reports the device and its plain pinned copy rate, measured by the device layer', async () => {
+    const m = model('rate', [MiB, MiB, MiB]);
+    const rt = await OffloadRuntime.create({ weights: m, budgetMb: 3, device: 'emu', emu: { h2dGBps: 10 } });
+    const s = rt.stats();
+    expect(s.deviceName).toBe('emulated CUDA runtime');
+    expect(s.pinnedCopyGBps).toBeGreaterThan(9.9);
+    expect(s.pinnedCopyGBps).toBeLessThan(10.1);
+    expect(s.bytesH2D).toBe(0); // the measurement is not counted as weight traffic
+    rt.close();
+    m.close();
+  });
+
   it('strict cursor mode names the expected and the actual weight', async () => {
     const m = model('cursor', [4096, 4096, 4096]);
     const rt = await OffloadRuntime.create({ weights: m, budgetMb: 1, device: 'emu' });

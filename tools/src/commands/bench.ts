@@ -7,15 +7,16 @@ import { UsageError, parse, parsePositiveInt, parseSize, positionals } from '../
 import type { Command } from '../cli/command.js';
 import { printJson } from '../cli/output.js';
 
-const usage = `usage: weightkit bench aoti|xnnpack|offload [--size <n>GiB] [--runs N] [--work <dir>] [--json]
+const usage = `usage: weightkit bench aoti|xnnpack|offload [--size <n>GiB] [--runs N] [--work <dir>] [--device emu|cuda] [--json]
 
 aoti: open a .pt2 of --size (default 1GiB) until every constant is addressable,
   weightkit vs PyTorch's extract-and-copy way, --runs times each (default 5).
 xnnpack: the packed-weights cache on a --size model (default 1GiB): cold pack vs
   warm open, dirty vs clean pages, 50 load/unload cycles, 4 processes sharing,
   packer throughput vs memcpy, fallocate vs sparse ftruncate (default 3 runs).
-offload: a budget sweep x policy x prefetch depth on the emulated CUDA runtime
-  for a --size model (default 256MiB), --runs passes per configuration (default 5).
+offload: a budget sweep x policy x prefetch depth for a --size model (default
+  256MiB), --runs passes per configuration (default 5), on the emulated CUDA
+  runtime or, with --device cuda, on the GPU (writes offload-cuda.*).
 Each writes docs/bench/<name>.json, .svg and .md; every comparison is measured
 in the same run.`;
 
@@ -26,14 +27,22 @@ export const bench: Command = {
   async run(argv) {
     const [name, ...rest] = argv;
     if (name !== 'aoti' && name !== 'xnnpack' && name !== 'offload') throw new UsageError(name ? `unknown benchmark '${name}'` : 'missing benchmark name', usage);
-    const { values, positionals: pos } = parse(rest, { size: { type: 'string' }, runs: { type: 'string' }, work: { type: 'string' }, json: { type: 'boolean' } }, usage);
+    const { values, positionals: pos } = parse(rest, {
+      size: { type: 'string' }, runs: { type: 'string' }, work: { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' },
+    }, usage);
     positionals(pos, 0, usage);
+    if (values.device !== undefined && (name !== 'offload' || (values.device !== 'emu' && values.device !== 'cuda'))) {
+      throw new UsageError("--device takes 'emu' or 'cuda', for the offload benchmark only", usage);
+    }
     const sizeBytes = values.size ? parseSize(values.size, '--size') : name === 'offload' ? 256 * 2 ** 20 : 2 ** 30;
     if (sizeBytes < 1 << 20) throw new WeightkitError('WK_BAD_ARGUMENT', '--size must be at least 1MiB');
     const common = { sizeBytes, ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) };
     const { result, files } = name === 'aoti' ? await runAotiBench(common)
       : name === 'xnnpack' ? await runXnnpackBench(common)
-      : await runOffloadBench({ sizeBytes, ...(values.runs ? { passes: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) });
+      : await runOffloadBench({
+        sizeBytes, ...(values.runs ? { passes: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}),
+        ...(values.device ? { device: values.device as 'emu' | 'cuda' } : {}),
+      });
     if (values.json) return printJson(result);
     process.stdout.write(`${JSON.stringify((result as { ratios: unknown }).ratios, null, 2)}\nwrote ${files.json}, ${files.svg} and ${files.md}\n`);
   },

@@ -305,6 +305,9 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
     r.Set("reserveBytes", Napi::Number::New(env, static_cast<double>(plan.reserve_bytes)));
     r.Set("prefetchAcrossPasses", Napi::Boolean::New(env, plan.prefetch_across_passes));
     o.Set("residency", r);
+    const CopyCost cost = rt->copy_cost();
+    n("pinnedCopyGBps", cost.us_per_mib > 0 ? 1048576.0 / cost.us_per_mib / 1e3 : 0);
+    o.Set("deviceName", Napi::String::New(env, rt->device_name()));
     return o;
   }
 

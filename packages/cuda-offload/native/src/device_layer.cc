@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "weightkit/offload/device.hpp"
@@ -36,6 +37,7 @@ inline double device_now_us() { return emu::host_now_us(); }
 inline double device_stall_us() { return emu::compute_stall_us(); }
 inline double device_copy_us() { return emu::copy_busy_us(); }
 inline std::vector<std::string> device_hazards() { return emu::hazards(); }
+inline std::string device_name() { return "emulated CUDA runtime"; }
 #else
 // Implemented in compute.cu: a kernel that reads every range and runs for about cost_us.
 cudaError_t launch_read(cudaStream_t s, const std::vector<DeviceRead>& reads, double cost_us);
@@ -47,6 +49,10 @@ inline double device_now_us() {
 inline double device_stall_us() { return 0; }
 inline double device_copy_us() { return 0; }
 inline std::vector<std::string> device_hazards() { return {}; }
+inline std::string device_name() {
+  cudaDeviceProp p;
+  return cudaGetDeviceProperties(&p, 0) == cudaSuccess ? std::string(p.name) : std::string("CUDA device 0");
+}
 #endif
 
 namespace {
@@ -108,6 +114,7 @@ class Device final : public DeviceLayer {
   }
 
   const char* kind() const override { return WK_DEVICE_KIND; }
+  std::string name() override { return device_name(); }
 
   Status register_host(const void* base, uint64_t bytes) override {
     if (bytes == 0) return Status::ok();

@@ -208,6 +208,7 @@ struct Runtime::Impl {
   uint64_t shadow_budget = 0;  // the budget less one largest weight: room to load ahead of evicting
   bool prefetch_across_passes = true;
   ResidencyPlan residency;  // as chosen at create
+  CopyCost copy_cost;       // measured at create, before any pass
   uint64_t served = 0;       // absolute uses served so far
   bool shadow_valid = false;
 
@@ -381,10 +382,11 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
     st = m.device->register_host(base, bytes);
     if (!st.is_ok()) return st;
   }
+  m.copy_cost = m.device->copy_cost();
   if (m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 || m.opts.policy != Policy::kNextUse) {
     m.shadow_budget = m.opts.budget_bytes;
   } else {
-    const ResidencyPlan rp = m.opts.residency ? *m.opts.residency : choose_residency(weights, schedule, m.opts, m.device->copy_cost());
+    const ResidencyPlan rp = m.opts.residency ? *m.opts.residency : choose_residency(weights, schedule, m.opts, m.copy_cost);
     m.shadow_budget = m.opts.budget_bytes - rp.reserve_bytes;
     m.prefetch_across_passes = rp.prefetch_across_passes;
     m.pinned.insert(rp.pinned.begin(), rp.pinned.end());
@@ -529,6 +531,10 @@ RuntimeStats Runtime::stats() {
 const ResidencyPlan& Runtime::residency() const { return impl_->residency; }
 
 const char* Runtime::device_kind() const { return impl_->device->kind(); }
+
+std::string Runtime::device_name() const { return impl_->device->name(); }
+
+CopyCost Runtime::copy_cost() const { return impl_->copy_cost; }
 
 std::vector<std::string> Runtime::hazards() { return impl_->device->hazards(); }
 

@@ -17,6 +17,7 @@ class TimingDevice final : public DeviceLayer {
   explicit TimingDevice(const CopyCost& cost) : cost_(cost) {}
 
   const char* kind() const override { return "timing"; }
+  std::string name() override { return "timing model"; }
   Status register_host(const void*, uint64_t) override { return Status::ok(); }
 
   Result<uint64_t> allocate(uint64_t bytes) override {

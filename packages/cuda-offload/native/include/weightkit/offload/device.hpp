@@ -50,6 +50,8 @@ class DeviceLayer {
  public:
   virtual ~DeviceLayer() = default;
   virtual const char* kind() const = 0;  // "cuda" or "emu"
+  /// The device's name (the GPU's, on CUDA).
+  virtual std::string name() = 0;
   /// Registers host memory the weights live in (read-only where supported); false: it will be staged.
   virtual Status register_host(const void* base, uint64_t bytes) = 0;
   /// Allocates on the copy stream from the capped pool; one synchronize-and-retry when refused.

@@ -74,6 +74,9 @@ class Runtime {
   Result<std::vector<uint8_t>> read_back(uint32_t weight);
   RuntimeStats stats();
   const char* device_kind() const;
+  std::string device_name() const;
+  /// Plain pinned host-to-device copies on this device, measured at create.
+  CopyCost copy_cost() const;
   const std::vector<HostWeight>& weights() const { return weights_; }
   const Schedule& schedule() const { return schedule_; }
   /// The residency plan in use: pinned set, reserve and look-ahead across
