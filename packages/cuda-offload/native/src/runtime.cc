@@ -373,16 +373,16 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   m.pinned.insert(m.opts.pinned.begin(), m.opts.pinned.end());
   for (const auto& hw : weights) m.w_bytes.push_back(hw.weight.bytes);
   for (const auto& step : schedule.steps) m.step_members.emplace_back(step.begin(), step.end());
-  // Without prefetch (or when everything fits) the plan is plain MIN over the
-  // whole budget. With prefetch, keep a reserve outside the plan so the next
-  // load can start before its victim's last use, and pin what the residency
-  // planner says moves the fewest bytes.
   // Host memory is registered first: whether copies are staged changes their cost.
   for (const auto& [base, bytes] : host_regions) {
     st = m.device->register_host(base, bytes);
     if (!st.is_ok()) return st;
   }
   m.copy_cost = m.device->copy_cost();
+  // Without prefetch (or when everything fits) the plan is plain MIN over the
+  // whole budget. With prefetch, keep a reserve outside the plan so the next
+  // loads can start before their victims' last use, and pin what the chosen
+  // residency plan says (choose_residency).
   if (m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 || m.opts.policy != Policy::kNextUse) {
     m.shadow_budget = m.opts.budget_bytes;
   } else {
