@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsMap, readFootprintAsync, writeSafetensors } from '@weightkit/core';
-import { PackedWeightsCache, timeFileBacking, timePacker } from '@weightkit/xnnpack-cache';
+import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { runProgram } from '../src/native-programs.js';
 import { synthModel } from '../src/synth/model.js';
 import { barChart, machine, mdMachine, mdTable, median, runChild, writeResults } from './lib.js';
 
@@ -104,15 +105,17 @@ export async function runXnnpackBench(options: XnnpackBenchOptions = {}) {
 
   // Packer throughput vs memcpy, and backing 1 GiB by a file two ways.
   log('packer throughput and file backing...');
+  type PackerTiming = { packNs: number; memcpyNs: number; sourceBytes: number; packedBytes: number };
   const packers = {
-    'f32-gemm': await timePacker('f32-gemm', 4096, 4096, 9),
-    qc8w: await timePacker('qc8w', 4096, 4096, 9),
+    'f32-gemm': runProgram<PackerTiming>('xnnpack_bench', ['packer', 'f32-gemm', '4096', '4096', '9', '16']),
+    qc8w: runProgram<PackerTiming>('xnnpack_bench', ['packer', 'qc8w', '4096', '4096', '9', '16']),
   };
   const backing = { sparseFtruncateMs: [] as number[], fallocateMs: [] as number[], fallocatePwriteMs: [] as number[] };
+  const back = (how: string) => runProgram<{ ms: number }>('xnnpack_bench', ['backing', join(work, 'backing.bin'), String(2 ** 30), String(16 << 20), how]).ms;
   for (let r = 0; r < runs; r++) {
-    backing.sparseFtruncateMs.push(await timeFileBacking(join(work, 'backing.bin'), 2 ** 30, 16 << 20, 'sparse-mmap'));
-    backing.fallocateMs.push(await timeFileBacking(join(work, 'backing.bin'), 2 ** 30, 16 << 20, 'fallocate-mmap'));
-    backing.fallocatePwriteMs.push(await timeFileBacking(join(work, 'backing.bin'), 2 ** 30, 16 << 20, 'fallocate-pwrite'));
+    backing.sparseFtruncateMs.push(back('sparse-mmap'));
+    backing.fallocateMs.push(back('fallocate-mmap'));
+    backing.fallocatePwriteMs.push(back('fallocate-pwrite'));
   }
 
   const med = (xs: ChildResult[], k: keyof ChildResult) => median(xs.map((x) => x[k] as number));

@@ -1,12 +1,28 @@
 # Shared CMake for every weightkit package: one way to build an addon, a plain
-# core library and its C++ tests, so the packages stay alike.
+# core library and the native programs around it, so the packages stay alike.
 #
-#   weightkit_native_core(<target> SOURCES ...)   static library, no Node-API
-#   weightkit_addon(<target> SOURCES ... LINK ...) the thin .node binding
-#   weightkit_native_test(<target> SOURCES ... LINK ...) a test program
+#   weightkit_native_core(<target> SOURCES ... [INCLUDE ...] [LINK ...])  static library, no Node-API
+#   weightkit_addon(<target> SOURCES ... [LINK ...])                        the thin .node binding
+#   weightkit_native_program(<target> KIND test|fuzz|bench|interop SOURCES ... [LINK ...])
 #
-# WEIGHTKIT_SANITIZE=address|thread builds cores and tests with sanitizers
-# (tools/native-sanitize); addons are never sanitized (Node is not).
+# Every native program is declared once, here, and listed in
+# ${CMAKE_BINARY_DIR}/native-programs.json at the end of configure; the test
+# suite, the sanitizer and fuzz runners and the benchmarks read that list.
+#   test      C++ tests of a core; run by `npm test` and under the sanitizers
+#   fuzz      libFuzzer targets; built only with WEIGHTKIT_FUZZ=ON (clang)
+#   bench     native measurements the benchmarks in tools/ run
+#   interop   programs that need a real peer (XNNPACK): built only when
+#             WEIGHTKIT_XNNPACK_DIR names a prebuilt XNNPACK
+#
+# Platform policy: Linux (glibc, x86-64 and arm64) is the one platform built
+# and tested today. Linux-only calls are kept behind weightkit/platform.hpp.
+#
+# WEIGHTKIT_SANITIZE=address|thread builds cores and programs with sanitizers;
+# addons are never sanitized (Node is not).
+
+if(NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  message(FATAL_ERROR "weightkit builds on Linux only (see weightkit.cmake's platform policy)")
+endif()
 
 set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
@@ -17,8 +33,8 @@ if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release)
 endif()
 
-# Sanitizer builds (tools/hardening/sanitize.mjs): cores and their tests only.
 set(WEIGHTKIT_SANITIZE "" CACHE STRING "address (ASan+UBSan) or thread (TSan); empty for a normal build")
+option(WEIGHTKIT_FUZZ "build the libFuzzer targets (clang)" OFF)
 if(WEIGHTKIT_SANITIZE STREQUAL "address")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g)
   add_link_options(-fsanitize=address,undefined)
@@ -26,19 +42,31 @@ elseif(WEIGHTKIT_SANITIZE STREQUAL "thread")
   add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=thread)
 endif()
-# Addons are built only under cmake-js (and never sanitized: Node itself is not).
-if(CMAKE_JS_INC AND NOT WEIGHTKIT_SANITIZE)
+if(WEIGHTKIT_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+# Addons are built only under cmake-js (and never sanitized or fuzzed).
+if(CMAKE_JS_INC AND NOT WEIGHTKIT_SANITIZE AND NOT WEIGHTKIT_FUZZ)
   set(WEIGHTKIT_BUILD_ADDONS ON)
 else()
   set(WEIGHTKIT_BUILD_ADDONS OFF)
+endif()
+# A prebuilt XNNPACK (include/, lib/) for the interop programs, read from the
+# environment at every configure (never cached, so unsetting it takes effect).
+set(WEIGHTKIT_XNNPACK_DIR "$ENV{WEIGHTKIT_XNNPACK_DIR}")
+if(WEIGHTKIT_XNNPACK_DIR)
+  get_filename_component(WEIGHTKIT_XNNPACK_DIR "${WEIGHTKIT_XNNPACK_DIR}" ABSOLUTE)
 endif()
 
 set(WEIGHTKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
 # node-addon-api's headers (cmake-js adds node-api-headers through CMAKE_JS_INC).
-execute_process(COMMAND node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))"
-                WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}
-                OUTPUT_VARIABLE WEIGHTKIT_NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(WEIGHTKIT_BUILD_ADDONS)
+  execute_process(COMMAND node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))"
+                  WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
+                  OUTPUT_VARIABLE WEIGHTKIT_NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
 
 function(weightkit_native_core target)
   cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDE;LINK" ${ARGN})
@@ -56,22 +84,56 @@ function(weightkit_addon target)
   add_library(${target} SHARED ${ARG_SOURCES} ${CMAKE_JS_SRC})
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
   target_include_directories(${target} PRIVATE ${CMAKE_JS_INC} ${WEIGHTKIT_NODE_ADDON_API_DIR} ${WEIGHTKIT_CORE_INCLUDE})
-  target_compile_definitions(${target} PRIVATE NAPI_VERSION=9 NODE_ADDON_API_DISABLE_DEPRECATED
-                                               NAPI_CPP_EXCEPTIONS)
+  target_compile_definitions(${target} PRIVATE NAPI_VERSION=9 NODE_ADDON_API_DISABLE_DEPRECATED NAPI_CPP_EXCEPTIONS)
   target_compile_options(${target} PRIVATE ${WEIGHTKIT_WARNINGS})
+  # The prebuilt addon runs on any glibc Linux of the same architecture: no
+  # libstdc++ or libgcc version requirement beyond the build machine's glibc.
+  target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL)
   target_link_libraries(${target} PRIVATE ${CMAKE_JS_LIB} ${ARG_LINK})
-  if(MSVC AND CMAKE_JS_NODELIB_DEF AND CMAKE_JS_NODELIB_TARGET)
-    execute_process(COMMAND ${CMAKE_AR} /def:${CMAKE_JS_NODELIB_DEF} /out:${CMAKE_JS_NODELIB_TARGET} ${CMAKE_STATIC_LINKER_FLAGS})
-  endif()
 endfunction()
 
-function(weightkit_native_test target)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
+set_property(GLOBAL PROPERTY WEIGHTKIT_PROGRAMS "")
+
+function(weightkit_native_program target)
+  cmake_parse_arguments(ARG "" "KIND" "SOURCES;LINK;INCLUDE" ${ARGN})
+  if(NOT ARG_KIND MATCHES "^(test|fuzz|bench|interop)$")
+    message(FATAL_ERROR "weightkit_native_program(${target}): KIND must be test, fuzz, bench or interop")
+  endif()
+  # Declared whether or not it is built here, so every runner sees the whole list.
+  set(built true)
+  if(ARG_KIND STREQUAL "fuzz" AND NOT WEIGHTKIT_FUZZ)
+    set(built false)
+  elseif(NOT ARG_KIND STREQUAL "fuzz" AND WEIGHTKIT_FUZZ)
+    set(built false)
+  elseif(ARG_KIND STREQUAL "interop" AND (NOT WEIGHTKIT_XNNPACK_DIR OR NOT EXISTS "${WEIGHTKIT_XNNPACK_DIR}/include/xnnpack.h"))
+    set(built false)
+  endif()
+  get_property(list GLOBAL PROPERTY WEIGHTKIT_PROGRAMS)
+  list(APPEND list "{\"name\":\"${target}\",\"kind\":\"${ARG_KIND}\",\"built\":${built}}")
+  set_property(GLOBAL PROPERTY WEIGHTKIT_PROGRAMS "${list}")
+  if(NOT built)
+    return()
+  endif()
   add_executable(${target} ${ARG_SOURCES})
   # Next to the .node so one build output folder holds everything a test runs.
   set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/Release")
-  target_include_directories(${target} PRIVATE ${WEIGHTKIT_CORE_INCLUDE})
+  target_include_directories(${target} PRIVATE ${WEIGHTKIT_CORE_INCLUDE} ${ARG_INCLUDE})
   target_compile_options(${target} PRIVATE ${WEIGHTKIT_WARNINGS})
   find_package(Threads REQUIRED)
   target_link_libraries(${target} PRIVATE ${ARG_LINK} Threads::Threads)
+  if(ARG_KIND STREQUAL "fuzz")
+    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+  elseif(ARG_KIND STREQUAL "interop")
+    set(xnn "${WEIGHTKIT_XNNPACK_DIR}")
+    target_include_directories(${target} PRIVATE "${xnn}/include")
+    target_link_libraries(${target} PRIVATE "${xnn}/lib/libXNNPACK.a" "${xnn}/lib/libxnnpack-microkernels-prod.a"
+                                            "${xnn}/lib/libcpuinfo.a" "${xnn}/lib/libpthreadpool.a" m)
+  endif()
 endfunction()
+
+function(weightkit_write_program_list)
+  get_property(list GLOBAL PROPERTY WEIGHTKIT_PROGRAMS)
+  string(REPLACE ";" ",\n  " body "${list}")
+  file(WRITE "${CMAKE_BINARY_DIR}/Release/native-programs.json" "[\n  ${body}\n]\n")
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL weightkit_write_program_list)

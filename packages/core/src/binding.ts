@@ -14,6 +14,8 @@ export interface NativeMapping {
   readonly fileSize: number;
   readonly path: string | undefined;
   readonly closed: boolean;
+  /** The file as it was mapped (device, inode, size, times), as an opaque token. */
+  readonly fileId: string | undefined;
   /** Bytes copied because this runtime forbids external buffers (0 on Node). */
   readonly copiedBytes: number;
   /** Zero-copy ArrayBuffer over [offset, offset+length) of the mapping. */

@@ -31,7 +31,7 @@ export {
 } from './tfjs.js';
 export { openNamedDataMap, openNamedDataMapSync, sniffFormat } from './open.js';
 export {
-  BackendOptions, CORE_OPTIONS, envName, optionSpecs, parseOptionText, registerOption,
+  BackendOptions, CORE_OPTIONS, closest, envName, namespaceOf, optionSpecs, parseOptionText, registerOption, reserveVariable,
   type OptionSpec, type OptionType,
 } from './options.js';
 export type { WeightsCache, WeightsCacheKey } from './weights-cache.js';
@@ -41,6 +41,7 @@ export {
 } from './footprint.js';
 export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js';
 export { loadNativeAddon, type AddonBase } from './native-loader.js';
+export { cancelFlag, withSignal } from './abort.js';
 export {
   safetensorsHeaderBytes, writeSafetensors, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
 } from './safetensors-writer.js';

@@ -135,6 +135,15 @@ export class FileMapping {
     return this.#native?.size ?? 0;
   }
 
+  /**
+   * The file as it was mapped, as an opaque token (device, inode, size and
+   * times): native code that opens the file again by path checks it against
+   * this, so a file replaced or rewritten since is refused, not read.
+   */
+  get fileId(): string | undefined {
+    return this.#native?.fileId;
+  }
+
   /** Size of the whole file when it was opened. */
   get fileSize(): number {
     return this.#native?.fileSize ?? 0;

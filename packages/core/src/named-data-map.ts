@@ -6,11 +6,17 @@
 import type { WeightCatalog, TensorInfo } from './catalog.js';
 import type { TypedArray } from './dtype.js';
 
+
 /** Where a tensor's stored bytes are in a file. */
 export interface FileRange {
   readonly path: string;
   readonly offset: number;
   readonly length: number;
+  /**
+   * The file as the map opened it (`FileMapping.fileId`); whoever opens
+   * `path` again must refuse a file that no longer matches it.
+   */
+  readonly fileId?: string;
 }
 
 /** A file format weightkit can read. */

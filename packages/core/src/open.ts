@@ -48,8 +48,16 @@ function mapOptions(options: BackendOptions): SafetensorsOpenOptions {
   };
 }
 
-/** Opens any weights file the core reads as a {@link NamedDataMap}. */
-export async function openNamedDataMap(path: string, options: BackendOptions = new BackendOptions()): Promise<NamedDataMap> {
+/** Core's options from its own `WEIGHTKIT_CORE_*` variables. */
+function coreOptions(): BackendOptions {
+  return BackendOptions.fromEnv(process.env, {}, ['core']);
+}
+
+/**
+ * Opens any weights file the core reads as a {@link NamedDataMap}. Options
+ * default to core's own `WEIGHTKIT_CORE_*` variables.
+ */
+export async function openNamedDataMap(path: string, options: BackendOptions = coreOptions()): Promise<NamedDataMap> {
   switch (sniffFormat(path)) {
     case 'safetensors': return SafetensorsMap.open(path, mapOptions(options));
     case 'tfjs': return TfjsMap.open(path);
@@ -58,7 +66,7 @@ export async function openNamedDataMap(path: string, options: BackendOptions = n
 }
 
 /** Synchronous {@link openNamedDataMap}. */
-export function openNamedDataMapSync(path: string, options: BackendOptions = new BackendOptions()): NamedDataMap {
+export function openNamedDataMapSync(path: string, options: BackendOptions = coreOptions()): NamedDataMap {
   switch (sniffFormat(path)) {
     case 'safetensors': return SafetensorsMap.openSync(path, mapOptions(options));
     case 'tfjs': return TfjsMap.openSync(path);

@@ -4,6 +4,10 @@
  * from code, from a plain object, or from `WEIGHTKIT_*` environment variables.
  *
  * Key `xnnpack.packed_cache_path` <-> variable `WEIGHTKIT_XNNPACK_PACKED_CACHE_PATH`.
+ * The first part of a key is its package's namespace (`core`, `xnnpack`,
+ * `cuda`): a package reads the variables of its own namespace only, so an app
+ * that imports one package is never refused because of another's settings,
+ * while a misspelt variable in a package's own namespace is still an error.
  *
  * @module
  */
@@ -31,6 +35,8 @@ export interface OptionSpec<T extends string | number | boolean = string | numbe
 }
 
 const registry = new Map<string, OptionSpec>();
+/** Variables inside a namespace that are not options (a build or test setting). */
+const reservedVariables = new Set<string>();
 
 /** The environment variable for an option key. */
 export function envName(key: string): string {
@@ -55,6 +61,19 @@ export function registerOption<T extends string | number | boolean>(spec: Option
   if (problem) throw new WeightkitError('WK_BAD_ARGUMENT', `default of option '${spec.key}' is invalid: ${problem}`);
   registry.set(spec.key, Object.freeze({ ...spec }) as unknown as OptionSpec);
   return spec;
+}
+
+/** The namespace of a key: its first part (`xnnpack` of `xnnpack.packed_cache_path`). */
+export function namespaceOf(key: string): string {
+  return key.slice(0, key.indexOf('.'));
+}
+
+/**
+ * Declares a `WEIGHTKIT_<NAMESPACE>_*` variable that is no option (it is
+ * read by a build or a test), so parsing the namespace does not refuse it.
+ */
+export function reserveVariable(name: string): void {
+  reservedVariables.add(name);
 }
 
 /** Every registered option, sorted by key. */
@@ -141,10 +160,13 @@ export class BackendOptions {
     this.parse(init);
   }
 
-  /** Options from `WEIGHTKIT_*` variables, then `init` on top. */
-  static fromEnv(env: NodeJS.ProcessEnv = process.env, init: Readonly<Record<string, unknown>> = {}): BackendOptions {
+  /**
+   * Options from the `WEIGHTKIT_*` variables of `namespaces` (default: every
+   * registered one), then `init` on top.
+   */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, init: Readonly<Record<string, unknown>> = {}, namespaces?: readonly string[]): BackendOptions {
     const o = new BackendOptions();
-    o.parseEnv(env);
+    o.parseEnv(env, namespaces);
     o.parse(init);
     return o;
   }
@@ -180,19 +202,25 @@ export class BackendOptions {
   }
 
   /**
-   * Sets every option whose `WEIGHTKIT_*` variable is present. A `WEIGHTKIT_*`
-   * variable that matches no option is an error naming it (a typo otherwise
-   * goes unnoticed); `WEIGHTKIT_ADDON_*` (addon locations) and `WEIGHTKIT_BUILD_*` (build switches) are skipped.
+   * Sets every option of `namespaces` (default: every registered namespace)
+   * whose `WEIGHTKIT_*` variable is present. A variable in one of those
+   * namespaces that matches no option is an error naming it and the closest
+   * option (a typo otherwise goes unnoticed); variables of other namespaces
+   * belong to other packages and are left alone, as are `WEIGHTKIT_ADDON_*`
+   * (addon locations), `WEIGHTKIT_BUILD_*` (build switches) and reserved names.
    */
-  parseEnv(env: NodeJS.ProcessEnv = process.env): this {
+  parseEnv(env: NodeJS.ProcessEnv = process.env, namespaces?: readonly string[]): this {
     const byEnv = new Map([...registry.keys()].map((k) => [envName(k), k]));
+    const spaces = (namespaces ?? [...new Set([...registry.keys()].map(namespaceOf))]).map((n) => `WEIGHTKIT_${n.toUpperCase()}_`);
     for (const [name, text] of Object.entries(env)) {
-      if (!name.startsWith('WEIGHTKIT_') || name.startsWith('WEIGHTKIT_ADDON_') || name.startsWith('WEIGHTKIT_BUILD_') || text === undefined) continue;
+      if (text === undefined || !spaces.some((p) => name.startsWith(p)) || reservedVariables.has(name)) continue;
       const key = byEnv.get(name);
       if (!key) {
+        const own = [...byEnv.keys()].filter((v) => spaces.some((p) => v.startsWith(p)));
+        const hint = closest(name, own);
         throw new WeightkitError(
           'WK_BAD_ARGUMENT',
-          `environment variable ${name} matches no option (known: ${[...byEnv.keys()].sort().join(', ') || 'none'})`,
+          `environment variable ${name} matches no option${hint ? ` (did you mean ${hint}?)` : ''}; known: ${own.sort().join(', ') || 'none'}`,
         );
       }
       this.set(key, parseOptionText(key, text));
@@ -222,3 +250,29 @@ export const CORE_OPTIONS = {
     doc: 'Kernel read-ahead hint for mapped weights files.',
   }),
 } as const;
+
+/** The candidate nearest to `name` by edit distance, when it is near enough to be a typo. */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

@@ -223,7 +223,9 @@ export class SafetensorsMap implements NamedDataMap {
 
   location(name: string): FileRange {
     const t = this.catalog.get(name);
-    return { path: this.path, offset: this.dataOffset + t.byteOffset, length: t.byteLength };
+    const fileId = this.#mapping.fileId;
+    if (fileId === undefined) throw new WeightkitError('WK_CLOSED', `the safetensors map of '${this.path}' was closed; reopen it`);
+    return { path: this.path, offset: this.dataOffset + t.byteOffset, length: t.byteLength, fileId };
   }
 
   get copiedBytes(): number {

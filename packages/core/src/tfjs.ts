@@ -278,9 +278,10 @@ export class TfjsMap implements NamedDataMap {
   }
 
   location(name: string): FileRange | undefined {
+    if (this.#closed) throw new WeightkitError('WK_CLOSED', 'the TensorFlow.js map was closed; reopen it');
     const t = this.catalog.get(name);
     const one = t.quantization ? undefined : this.#singleShard(t);
-    return one ? { path: one.path, offset: t.byteOffset - one.start, length: t.byteLength } : undefined;
+    return one ? { path: one.path, offset: t.byteOffset - one.start, length: t.byteLength, fileId: one.mapping.fileId! } : undefined;
   }
 
   get copiedBytes(): number {

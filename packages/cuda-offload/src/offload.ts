@@ -180,7 +180,7 @@ export function scheduleIndices(schedule: ScheduleInput | undefined, names: read
 }
 
 function budgetBytes(budgetMb: number | undefined, options: BackendOptions | undefined, totalBytes: number): number {
-  const mb = budgetMb ?? (options ?? BackendOptions.fromEnv()).get<number>(CUDA_OPTIONS.budgetMb.key);
+  const mb = budgetMb ?? (options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<number>(CUDA_OPTIONS.budgetMb.key);
   if (typeof mb !== 'number' || !Number.isFinite(mb) || mb < 0) throw new WeightkitError('WK_BAD_ARGUMENT', `budgetMb must be a non-negative number, got ${String(mb)}`);
   return mb === 0 ? totalBytes : Math.floor(mb * MiB);
 }
@@ -209,7 +209,7 @@ export class OffloadRuntime {
     const { weights, names } = weightsOf(options.weights);
     const total = weights.reduce((a, w) => a + w.bytes, 0);
     const budget = budgetBytes(options.budgetMb, options.options, total);
-    const requested = options.device ?? (options.options ?? BackendOptions.fromEnv()).get<'auto' | 'cuda' | 'emu'>(CUDA_OPTIONS.device.key);
+    const requested = options.device ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<'auto' | 'cuda' | 'emu'>(CUDA_OPTIONS.device.key);
     const { device, reason } = chooseDevice(requested);
     const schedule = scheduleIndices(options.schedule, names);
     const pinned = options.pinned ? scheduleIndices(options.pinned, names)!.flat() : undefined;

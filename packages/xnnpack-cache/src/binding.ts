@@ -6,9 +6,6 @@
 import { type AddonBase, loadNativeAddon } from '@weightkit/core';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 
-/** How a benchmark fills a file: see timeFileBacking. */
-export type FileBacking = 'sparse-mmap' | 'fallocate-mmap' | 'fallocate-pwrite';
-
 export interface NativeKey {
   name: string;
   seed?: number;
@@ -22,6 +19,8 @@ export interface NativeSource {
   path?: string;
   offset?: number;
   length?: number;
+  /** The file as the map opened it: the packer refuses a file that changed since. */
+  fileId?: string;
   bytes?: Uint8Array;
 }
 
@@ -56,17 +55,23 @@ export interface NativeCache {
   stats(): CacheStats;
   names(): string[];
   probe(items: { name: string; nc: number; kc: number }[], packer: NativePacker): boolean[];
-  pack(items: NativePackItem[], packer: NativePacker, hashInputs: boolean): Promise<{ packed: number; hits: number; packedBytes: number }>;
-  close(): void;
+  pack(items: NativePackItem[], packer: NativePacker, hashInputs: boolean, cancel?: Int32Array): Promise<{ packed: number; hits: number; packedBytes: number }>;
+  /** Detaches every view now; resolves once the cache (and its final save) is released. */
+  close(): Promise<void>;
+}
+
+export interface NativeOpenOptions {
+  path: string;
+  asyncFlush: boolean;
+  lockWaitMs: number;
+  verify: 'first-use' | 'open' | 'none';
 }
 
 interface XnnpackAddon extends AddonBase {
-  open(options: { path?: string; asyncFlush?: boolean; lockWaitMs?: number; verifyOnOpen?: boolean }): Promise<NativeCache>;
+  open(options: NativeOpenOptions): Promise<NativeCache>;
   inspectFile(path: string): Promise<CacheFileInfo>;
   verifyFile(path: string): Promise<VerifyReport>;
   compactFile(path: string): Promise<CompactReport>;
-  benchPacker(packer: NativePacker, nc: number, kc: number, reps: number): Promise<{ packNs: number; memcpyNs: number; sourceBytes: number; packedBytes: number }>;
-  benchFileBacking(path: string, totalBytes: number, regionBytes: number, how: FileBacking): Promise<number>;
 }
 
 let addon: XnnpackAddon | undefined;

@@ -5,9 +5,9 @@
  * @module
  */
 import {
-  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray,
+  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray, withSignal,
 } from '@weightkit/core';
-import { type NativeCache, type NativeKey, xnnpackAddon } from './binding.js';
+import { type NativeCache, type NativeKey, type NativeOpenOptions, xnnpackAddon } from './binding.js';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 import { XNNPACK_OPTIONS } from './options.js';
 import { nativeItem, planPack, type PackPlanItem } from './pack-plan.js';
@@ -25,8 +25,14 @@ export interface PackedWeightsCacheOptions {
   asyncFlush?: boolean;
   /** Wait this long for another process writing the same file; 0 (default) falls back to the heap at once. */
   lockWaitMs?: number;
-  /** Checksum every loaded entry at open and drop any that do not match (reads every page). */
-  verifyOnOpen?: boolean;
+  /**
+   * When loaded entries are checksummed: `first-use` (default) the first time
+   * this process serves each one, unless the file is byte for byte as
+   * weightkit last verified it (then nothing is read); `open` every entry while
+   * opening (reads every page); `none` never. An entry that fails is never
+   * served: it is dropped and packed again.
+   */
+  verify?: 'first-use' | 'open' | 'none';
 }
 
 /** A cache key: the core contract's key plus the packer version and an optional content hash. */
@@ -56,6 +62,8 @@ export interface PackOptions {
   namespace?: string;
   /** Progress: weights looked up or packed so far, of all. */
   onProgress?: (done: number, total: number) => void;
+  /** Stops packing between weights; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** What {@link PackedWeightsCache.packModel} did. */
@@ -75,29 +83,35 @@ export interface PackModelResult {
 }
 
 const BATCH_BYTES = 64 << 20;
+const VERIFY = ['first-use', 'open', 'none'] as const;
 
-interface OpenOptions {
-  path: string;
-  asyncFlush: boolean;
-  lockWaitMs: number;
-  verifyOnOpen: boolean;
+function u32(value: number | undefined, what: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `key.${what} must be an integer from 0 to 2^32-1, got ${String(value)}`);
+  }
+  return value;
 }
 
 function toNativeKey(key: CacheKey): NativeKey {
+  if (typeof key !== 'object' || key === null || typeof key.kernel !== 'string' || (key.bias !== undefined && typeof key.bias !== 'string')) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', 'a cache key needs a kernel name (and optionally a bias name) as strings');
+  }
   return {
     name: key.kernel + (key.bias ?? ''),
-    seed: key.seed >>> 0,
-    packerId: key.fingerprintId ?? 0,
-    packerVersion: key.packerVersion ?? 0,
+    seed: u32(key.seed, 'seed'),
+    packerId: u32(key.fingerprintId, 'fingerprintId'),
+    packerVersion: u32(key.packerVersion, 'packerVersion'),
     ...(key.inputHash !== undefined ? { inputHash: key.inputHash } : {}),
   };
 }
 
-export class PackedWeightsCache implements WeightsCache {
+export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDisposable {
   #native: NativeCache | undefined;
-  readonly #openOptions: OpenOptions;
+  #released: Promise<void> = Promise.resolve();
+  readonly #openOptions: NativeOpenOptions;
 
-  private constructor(native: NativeCache, openOptions: OpenOptions) {
+  private constructor(native: NativeCache, openOptions: NativeOpenOptions) {
     this.#native = native;
     this.#openOptions = openOptions;
   }
@@ -108,12 +122,18 @@ export class PackedWeightsCache implements WeightsCache {
    * in one process shares one underlying cache.
    */
   static async open(options: PackedWeightsCacheOptions = {}): Promise<PackedWeightsCache> {
-    const path = options.path ?? (options.options ?? BackendOptions.fromEnv()).get<string>(XNNPACK_OPTIONS.packedCachePath.key);
-    if (options.lockWaitMs !== undefined && (!Number.isInteger(options.lockWaitMs) || options.lockWaitMs < 0)) {
-      throw new WeightkitError('WK_BAD_ARGUMENT', `lockWaitMs must be a non-negative integer, got ${options.lockWaitMs}`);
+    const path = options.path ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<string>(XNNPACK_OPTIONS.packedCachePath.key);
+    if (options.lockWaitMs !== undefined && (!Number.isInteger(options.lockWaitMs) || options.lockWaitMs < 0 || options.lockWaitMs > 600_000)) {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `lockWaitMs must be an integer from 0 to 600000, got ${String(options.lockWaitMs)}`);
     }
-    const o = { path, asyncFlush: options.asyncFlush ?? false, lockWaitMs: options.lockWaitMs ?? 0, verifyOnOpen: options.verifyOnOpen ?? false };
-    return new PackedWeightsCache(await xnnpackAddon().open(o), o);
+    if (options.verify !== undefined && !VERIFY.includes(options.verify)) {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `verify must be one of ${VERIFY.join(', ')}, got '${String(options.verify)}'`);
+    }
+    const o: NativeOpenOptions = { path, asyncFlush: options.asyncFlush ?? false, lockWaitMs: options.lockWaitMs ?? 0, verify: options.verify ?? 'first-use' };
+    const cache = new PackedWeightsCache(await xnnpackAddon().open(o), o);
+    const rebuilt = cache.stats().rebuiltFrom;
+    if (rebuilt) process.emitWarning(`the damaged cache '${path}' was moved aside to '${rebuilt}' and a new one started`, { code: 'WEIGHTKIT_CACHE_REBUILT' });
+    return cache;
   }
 
   #live(): NativeCache {
@@ -148,7 +168,11 @@ export class PackedWeightsCache implements WeightsCache {
     return this.#live().offsetToAddr(offset);
   }
 
-  /** finalize_for_runtime: flushes new file pages, bumps ref counts, returns the names used since {@link PackedWeightsCache.initialize}. */
+  /**
+   * finalize_for_runtime: flushes new file pages, bumps ref counts, returns the
+   * names used since {@link PackedWeightsCache.initialize}, and (as ExecuTorch's
+   * finalize does) writes the trailer, so the file ends in a footer again.
+   */
   finalize(): string[] {
     return this.#live().finalize();
   }
@@ -167,11 +191,14 @@ export class PackedWeightsCache implements WeightsCache {
 
   /**
    * Looks up every weight of rank >= 2 of `map` (with its bias) and packs the
-   * misses, off the JS thread. Weights stored unencoded in a file are read by
-   * the packer straight from the file; others are decoded first.
+   * misses, off the JS thread, then saves: the file ends in a trailer again.
+   * Weights stored unencoded in a file are read by the packer straight from
+   * the file (refused when the file changed since `map` opened it); others
+   * are decoded first.
    */
   async packModel(map: NamedDataMap, options: PackOptions = {}): Promise<PackModelResult> {
     const native = this.#live();
+    if (map.closed) throw new WeightkitError('WK_CLOSED', `the model map of '${map.path}' was closed; reopen it`);
     const packer = { kind: options.packer ?? 'f32-gemm', nr: options.nr ?? 16, kr: options.kr ?? 1, sr: options.sr ?? 1 } as const;
     const { items, skipped } = planPack(map, options.namespace);
     const result: PackModelResult = { entries: items.length, packed: 0, hits: 0, packedBytes: 0, skipped, items };
@@ -184,9 +211,9 @@ export class PackedWeightsCache implements WeightsCache {
     let batch: PackPlanItem[] = [];
     let batchBytes = 0;
     let done = result.hits;
-    const run = async () => {
+    const run = (flag: Int32Array | undefined) => async () => {
       if (batch.length === 0) return;
-      const r = await native.pack(batch.map((i) => nativeItem(map, i)), packer, hashInputs);
+      const r = await native.pack(batch.map((i) => nativeItem(map, i)), packer, hashInputs, flag);
       result.packed += r.packed;
       result.hits += r.hits;
       result.packedBytes += r.packedBytes;
@@ -195,12 +222,16 @@ export class PackedWeightsCache implements WeightsCache {
       batch = [];
       batchBytes = 0;
     };
-    for (const item of misses) {
-      batch.push(item);
-      batchBytes += map.info(item.weight).byteLength;
-      if (batchBytes >= BATCH_BYTES) await run();
-    }
-    await run();
+    await withSignal(options.signal, async (flag) => {
+      const flush = run(flag);
+      for (const item of misses) {
+        batch.push(item);
+        batchBytes += map.info(item.weight).byteLength;
+        if (batchBytes >= BATCH_BYTES) await flush();
+      }
+      await flush();
+    });
+    if (result.packed > 0) await native.save();
     return result;
   }
 
@@ -245,8 +276,8 @@ export class PackedWeightsCache implements WeightsCache {
    */
   async compact(): Promise<CompactReport> {
     if (!this.#openOptions.path) throw new WeightkitError('WK_BAD_ARGUMENT', 'a heap-only cache has no file to compact');
-    this.#live().close();
-    this.#native = undefined;
+    this.#live();
+    await this.close();
     try {
       return await PackedWeightsCache.compactFile(this.#openOptions.path);
     } finally {
@@ -254,10 +285,27 @@ export class PackedWeightsCache implements WeightsCache {
     }
   }
 
-  /** Releases this handle; its views are detached. Idempotent. */
-  close(): void {
-    this.#native?.close();
-    this.#native = undefined;
+  /**
+   * Releases this handle: its views are detached at once; the cache itself
+   * (saving what is unsaved, so no tail is left behind) is released off the JS
+   * thread, and the promise resolves when that is done. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#native) {
+      this.#released = this.#native.close();
+      this.#native = undefined;
+    }
+    return this.#released;
+  }
+
+  /** `using cache = await PackedWeightsCache.open(...)`: closes without waiting for the final save. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /** `await using cache = ...`: closes and waits for the final save. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   get closed(): boolean {

@@ -19,4 +19,3 @@ export {
 export type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 export { biasCandidates, planPack, type PackPlanItem } from './pack-plan.js';
 export { XNNPACK_OPTIONS } from './options.js';
-export { timeFileBacking, timePacker, type FileBacking } from './bench.js';

@@ -3,7 +3,10 @@
  * {@link @weightkit/core!BackendOptions} registry when this package is imported.
  * @module
  */
-import { registerOption } from '@weightkit/core';
+import { registerOption, reserveVariable } from '@weightkit/core';
+
+// Where a prebuilt XNNPACK is, for the interop programs and tests: a build setting, no option.
+reserveVariable('WEIGHTKIT_XNNPACK_DIR');
 
 /** The options @weightkit/xnnpack-cache reads. */
 export const XNNPACK_OPTIONS = {

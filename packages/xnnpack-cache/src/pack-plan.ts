@@ -70,7 +70,7 @@ export function packSource(map: NamedDataMap, name: string): NativeSource {
   const info = map.info(name);
   const loc = map.location?.(name);
   const dtype = info.dtype as NativeSource['dtype'];
-  if (loc) return { dtype, path: loc.path, offset: loc.offset, length: loc.length };
+  if (loc) return { dtype, path: loc.path, offset: loc.offset, length: loc.length, ...(loc.fileId ? { fileId: loc.fileId } : {}) };
   const v = map.get(name);
   return { dtype, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) };
 }

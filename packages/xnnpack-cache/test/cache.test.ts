@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsMap, fileFootprint, readFootprint } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { readExecutorchIndex, smallModel, tempDir } from './helpers.js';
+import { readExecutorchIndex, smallModel, tempDir, writeExecutorchFile } from './helpers.js';
 
 const dir = tempDir();
 const model = smallModel(join(dir, 'model.safetensors'));
@@ -24,15 +24,15 @@ describe('PackedWeightsCache', () => {
     const first = await packOnce(path);
     expect(first.r).toMatchObject({ entries: 4, packed: 4, hits: 0 });
     expect(first.names).toHaveLength(4);
-    expect(first.saved).toBe(true);
+    expect(first.saved).toBe(false); // packModel saved already
     expect(first.cache.stats()).toMatchObject({ packs: 4, fileBacked: true, writer: true, saves: 1 });
     const bytes = Buffer.from(first.cache.view('layers.0.weightlayers.0.bias')!);
-    first.cache.close();
+    await first.cache.close();
     first.map.close();
     const second = await packOnce(path);
     expect(second.r).toMatchObject({ packed: 0, hits: 4 });
     expect(second.saved).toBe(false);
-    expect(second.cache.stats()).toMatchObject({ loadedEntries: 4, packs: 0, writer: false });
+    expect(second.cache.stats()).toMatchObject({ loadedEntries: 4, packs: 0, reserves: 0, writer: false, trusted: true, verifiedBytes: 0 });
     expect(Buffer.from(second.cache.view('layers.0.weightlayers.0.bias')!).equals(bytes)).toBe(true);
     second.cache.close();
     second.map.close();
@@ -46,7 +46,7 @@ describe('PackedWeightsCache', () => {
     const fp = fileFootprint(readFootprint()!, path);
     expect(fp.rss).toBeGreaterThan(0);
     expect(fp.privateDirty + fp.sharedDirty).toBe(0);
-    cold.cache.close();
+    await cold.cache.close();
     const warm = await PackedWeightsCache.open({ path });
     for (const n of warm.names()) warm.view(n)!.reduce((a, b) => a + b, 0);
     const fp2 = fileFootprint(readFootprint()!, path);
@@ -58,7 +58,7 @@ describe('PackedWeightsCache', () => {
 
   it('never grows the file over 50 load/unload cycles, and a no-op save leaves bytes and mtime alone', async () => {
     const path = join(dir, 'cycles.xpwc');
-    (await packOnce(path)).cache.close();
+    await (await packOnce(path)).cache.close();
     const size = statSync(path).size;
     const before = readFileSync(path);
     const mtime = statSync(path).mtimeMs;
@@ -66,7 +66,7 @@ describe('PackedWeightsCache', () => {
       const { cache, map, names, saved } = await packOnce(path);
       expect(saved).toBe(false);
       cache.release(names);
-      cache.close();
+      await cache.close();
       map.close();
     }
     expect(statSync(path).size).toBe(size);
@@ -116,11 +116,11 @@ describe('PackedWeightsCache', () => {
     await heapOnly.packModel(mb, { namespace: 'other/' });
     expect(heapOnly.stats()).toMatchObject({ fileBacked: false, mappedBytes: 0 });
     expect(rb.packed).toBe(2);
-    expect(await a.save()).toBe(true);
-    expect(await b.save()).toBe(false); // the one trailer already covers model b too
+    expect(await a.save()).toBe(false); // finalize saved: one trailer covers both models
+    expect(await b.save()).toBe(false);
     const index = readExecutorchIndex(path);
     expect(index.entries.filter((e) => !e.name.startsWith('__weightkit')).length).toBe(6);
-    for (const c of [a, b, heapOnly]) c.close();
+    for (const c of [a, b, heapOnly]) await c.close();
     ma.close();
     mb.close();
   });
@@ -134,6 +134,7 @@ describe('PackedWeightsCache', () => {
     mem.set([1, 2, 3]);
     const offset = cache.lookUpOrInsert(key, mem)!;
     expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThan(1000); // an id, never an address
     expect(cache.lookUpOrInsert(key, undefined)).toBe(offset);
     expect(cache.lookUp({ ...key, seed: 8 })).toBeUndefined(); // another seed is another entry
     expect(cache.isFinalized()).toBe(false);
@@ -146,8 +147,12 @@ describe('PackedWeightsCache', () => {
     own[0] = 0;
     expect([...cache.offsetToAddr(o2)]).toEqual([9, 9, 9]);
     expect(() => cache.offsetToAddr(12345)).toThrowError(/unknown offset/);
-    cache.close();
-    expect(() => cache.lookUp(key)).toThrowError(/closed/);
+    for (const misuse of [() => cache.reserveSpace(-1), () => cache.reserveSpace(1.5), () => cache.lookUp({ seed: -1, kernel: 'w' }),
+      () => cache.lookUp({ seed: 1, kernel: '' }), () => cache.offsetToAddr(Number.NaN), () => cache.release([1 as unknown as string])]) {
+      expect(misuse).toThrowError(expect.objectContaining({ code: 'WK_BAD_ARGUMENT' }));
+    }
+    await cache.close();
+    expect(() => cache.lookUp(key)).toThrowError(expect.objectContaining({ code: 'WK_CLOSED' }));
   });
 
   it('a late write into a reservation after insert changes neither that entry nor the next one', async () => {
@@ -167,7 +172,7 @@ describe('PackedWeightsCache', () => {
     const report = await cache.verify();
     expect(report.bad).toEqual([]);
     expect(report.checked).toBe(2);
-    cache.close();
+    await cache.close();
   });
 
   it('re-packs when the same names get new values (content hashes), and never serves stale bytes', async () => {
@@ -175,7 +180,7 @@ describe('PackedWeightsCache', () => {
     const m1 = smallModel(join(dir, 'v1.safetensors'), 2, 16, 16, 1);
     const first = await packOnce(path, m1, { hashInputs: true });
     const old = Buffer.from(first.cache.view('layers.0.weightlayers.0.bias')!);
-    first.cache.close();
+    await first.cache.close();
     first.map.close();
     const m2 = smallModel(join(dir, 'v1.safetensors'), 2, 16, 16, 2); // same names, new values
     const second = await packOnce(path, m2, { hashInputs: true });
@@ -183,7 +188,7 @@ describe('PackedWeightsCache', () => {
     expect(second.cache.stats().superseded).toBe(2);
     expect(Buffer.from(second.cache.view('layers.0.weightlayers.0.bias')!).equals(old)).toBe(false);
     expect(second.cache.stats().orphanBytes).toBeGreaterThan(0);
-    second.cache.close();
+    await second.cache.close();
     second.map.close();
     // Compaction drops the superseded packs.
     const before = statSync(path).size;
@@ -193,27 +198,44 @@ describe('PackedWeightsCache', () => {
     expect((await PackedWeightsCache.inspectFile(path)).orphanBytes).toBe(0);
     const third = await packOnce(path, m2, { hashInputs: true });
     expect(third.r).toMatchObject({ packed: 0, hits: 2 });
-    third.cache.close();
+    await third.cache.close();
     third.map.close();
   });
 
-  it('verify finds a damaged entry; verifyOnOpen drops it and re-packs', async () => {
+  it('never serves a flipped byte: first use checksums it, drops it and packs again; compact repairs the file', async () => {
     const path = join(dir, 'damaged.xpwc');
     const { cache, map } = await packOnce(path);
-    cache.close();
+    await cache.close();
     const info = await PackedWeightsCache.inspectFile(path);
     const victim = info.entries.find((e) => e.name.startsWith('layers.2'))!;
     const bytes = readFileSync(path);
     bytes[victim.offset + 5]! ^= 0xff;
     writeFileSync(path, bytes);
-    const report = await PackedWeightsCache.verifyFile(path);
-    expect(report.bad).toEqual([victim.name]);
-    const reopened = await PackedWeightsCache.open({ path, verifyOnOpen: true });
+    expect((await PackedWeightsCache.verifyFile(path)).bad).toEqual([victim.name]);
+    // The default: the file changed behind weightkit's back, so each entry is checked on first use.
+    const reopened = await PackedWeightsCache.open({ path });
+    expect(reopened.stats().trusted).toBe(false);
+    expect(reopened.view(victim.name)).toBeUndefined();
     reopened.initialize();
     const r = await reopened.packModel(map);
     expect(r).toMatchObject({ packed: 1, hits: 3 });
+    expect(reopened.stats()).toMatchObject({ corruptEntries: 1, verifiedBytes: expect.any(Number) });
     expect((await reopened.verify()).bad).toEqual([]);
-    reopened.close();
+    await reopened.close();
+    expect((await PackedWeightsCache.verifyFile(path)).bad).toEqual([]);
+
+    // verify: 'open' checks everything up front; compact leaves damaged entries out.
+    const again = readFileSync(path);
+    const v2 = (await PackedWeightsCache.inspectFile(path)).entries.find((e) => e.name.startsWith('layers.1'))!;
+    again[v2.offset + 9]! ^= 0x0f;
+    writeFileSync(path, again);
+    const eager = await PackedWeightsCache.open({ path, verify: 'open' });
+    expect(eager.stats().corruptEntries).toBe(1);
+    expect(eager.names()).not.toContain(v2.name);
+    await eager.close();
+    const compacted = await PackedWeightsCache.compactFile(path);
+    expect(compacted.dropped).toEqual([v2.name]);
+    expect((await PackedWeightsCache.verifyFile(path)).bad).toEqual([]);
     map.close();
   });
 
@@ -224,7 +246,7 @@ describe('PackedWeightsCache', () => {
     const r = await cache.compact(); // the only user may compact through its own handle
     expect(r.entries).toBe(4);
     expect(cache.names()).toHaveLength(4);
-    cache.close();
+    await cache.close();
     map.close();
   });
 
@@ -236,8 +258,7 @@ describe('PackedWeightsCache', () => {
     const evil = { seed: 0, kernel: '../../etc/passwd', bias: '\0/dev/null' };
     c.lookUpOrInsert(evil, new Uint8Array([1]));
     c.finalize();
-    await c.save();
-    c.close();
+    await c.close();
     expect(existsSync(join(dir, '..', '..', 'etc', 'passwd.xpwc'))).toBe(false);
     expect((await PackedWeightsCache.inspectFile(path)).entries.map((e) => e.name)).toContain('../../etc/passwd\0/dev/null');
 
@@ -250,14 +271,84 @@ describe('PackedWeightsCache', () => {
     await expect(PackedWeightsCache.open({ path: foreign })).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(/another user/) });
   });
 
-  it('moves an invalid file aside and starts clean when nobody else uses it', async () => {
-    const path = join(dir, 'garbage.xpwc');
-    writeFileSync(path, Buffer.from('this is somebody else\'s file, not a cache'));
-    const c = await PackedWeightsCache.open({ path });
+  it('refuses a file that is not a cache and leaves it as it is; moves a damaged cache aside and says where', async () => {
+    const notCache = join(dir, 'somebody.safetensors');
+    writeFileSync(notCache, Buffer.from("this is somebody else's file, not a cache"));
+    await expect(PackedWeightsCache.open({ path: notCache })).rejects.toMatchObject({ code: 'WK_BAD_FORMAT', message: expect.stringMatching(/not an XPWC/) });
+    expect(readFileSync(notCache, 'utf8')).toMatch(/somebody else/);
+
+    // An XPWC footer whose index lies past it: ExecuTorch would wipe this file too.
+    const damaged = join(dir, 'damaged-footer.xpwc');
+    writeExecutorchFile(damaged, [{ name: 'w', data: new Uint8Array(10) }]);
+    const b = readFileSync(damaged);
+    b.writeBigUInt64LE(BigInt(b.length), b.length - 20);
+    writeFileSync(damaged, b);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const c = await PackedWeightsCache.open({ path: damaged });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
     const moved = c.stats().rebuiltFrom!;
-    expect(readFileSync(moved, 'utf8')).toMatch(/somebody else/);
-    expect(statSync(path).size).toBe(0);
-    c.close();
+    expect(readFileSync(moved).equals(b)).toBe(true);
+    expect(warnings.join()).toContain(moved);
+    expect(statSync(damaged).size).toBe(0);
+    await c.close();
+  });
+
+  it('after pack, finalize, close and compact the last 20 bytes are a v2 footer indexing every entry', async () => {
+    const path = join(dir, 'eof.xpwc');
+    const map = SafetensorsMap.openSync(model);
+    const names = (index: ReturnType<typeof readExecutorchIndex>) => index.entries.map((e) => e.name).filter((n) => !n.startsWith('__weightkit')).sort();
+    const c = await PackedWeightsCache.open({ path });
+    c.initialize();
+    await c.packModel(map);
+    expect(names(readExecutorchIndex(path))).toEqual(c.names());
+    c.lookUpOrInsert({ seed: 1, kernel: 'extra' }, new Uint8Array(5000).fill(3));
+    expect(() => readExecutorchIndex(path)).toThrowError(/no XPWC footer/); // mid-pack: a tail
+    c.finalize();
+    expect(names(readExecutorchIndex(path))).toEqual(c.names());
+    c.lookUpOrInsert({ seed: 1, kernel: 'more' }, new Uint8Array(100).fill(4));
+    await c.close(); // without finalize or save
+    expect(readExecutorchIndex(path).version).toBe(2);
+    expect(names(readExecutorchIndex(path))).toHaveLength(6);
+    await PackedWeightsCache.compactFile(path);
+    expect(names(readExecutorchIndex(path))).toHaveLength(6);
+    map.close();
+  });
+
+  it('closes with using / await using, and aborts packing with an AbortSignal', async () => {
+    const path = join(dir, 'dispose.xpwc');
+    const map = SafetensorsMap.openSync(model);
+    {
+      await using c = await PackedWeightsCache.open({ path });
+      c.initialize();
+      const controller = new AbortController();
+      controller.abort(new Error('stop'));
+      await expect(c.packModel(map, { signal: controller.signal })).rejects.toThrowError('stop');
+      expect(c.stats().packs).toBe(0);
+      c.lookUpOrInsert({ seed: 1, kernel: 'k' }, new Uint8Array(64));
+    }
+    expect(readExecutorchIndex(path).entries.map((e) => e.name)).toContain('k');
+    let held: PackedWeightsCache | undefined;
+    {
+      using c = await PackedWeightsCache.open({ path });
+      held = c;
+    }
+    expect(held.closed).toBe(true);
+    map.close();
+    await expect((await PackedWeightsCache.open({ path })).packModel(map)).rejects.toMatchObject({ code: 'WK_CLOSED' });
+  });
+
+  it('refuses to pack a model file replaced after it was opened', async () => {
+    const path = join(dir, 'replaced.safetensors');
+    smallModel(path, 2, 16, 16, 1);
+    const map = SafetensorsMap.openSync(path);
+    smallModel(path, 2, 16, 16, 5); // written to a temporary file and renamed over it
+    const c = await PackedWeightsCache.open({ path: join(dir, 'replaced.xpwc') });
+    await expect(c.packModel(map)).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(/changed since the model was opened/) });
+    await c.close();
+    map.close();
   });
 
   it('packs qc8w and TF.js models (decoded weights, io layout)', async () => {
@@ -272,7 +363,7 @@ describe('PackedWeightsCache', () => {
     expect(r.packed).toBe(r.entries);
     expect(r.items.every((i) => i.layout === 'io')).toBe(true);
     expect(r.items.filter((i) => i.bias).length).toBeGreaterThan(0);
-    cache.close();
+    await cache.close();
     tf.close();
   });
 });

@@ -32,13 +32,14 @@ describe('ExecuTorch compatibility', () => {
       const cache = await PackedWeightsCache.open({ path });
       expect(cache.stats().loadedEntries).toBe(2);
       expect(Buffer.from(cache.view('linear1.weightlinear1.bias')!).equals(Buffer.from(regions[0]!.data))).toBe(true);
-      // An ExecuTorch-style caller (no packer fingerprint) hits by name and seed.
-      const seed = version === 2 ? 22 : 0; // v1 stores no seeds
-      expect(cache.lookUp({ seed, kernel: 'linear2.weight' })).toBeGreaterThan(0);
-      expect(cache.lookUp({ seed: seed + 1, kernel: 'linear2.weight' })).toBeUndefined();
+      // ExecuTorch stores no fingerprint: an entry without one matches any
+      // (real XNNPACK always passes one, 0x0c208200 for f32 fully-connected).
+      expect(cache.lookUp({ seed: 22, kernel: 'linear2.weight', fingerprintId: 0x0c208200 })).toBeGreaterThan(0);
+      // v2 checks the seed; v1 stores none and its look-ups are seed-blind, as ExecuTorch v1's were.
+      expect(cache.lookUp({ seed: 23, kernel: 'linear2.weight' })).toEqual(version === 2 ? undefined : expect.any(Number));
       const report = await PackedWeightsCache.verifyFile(path);
       expect(report).toMatchObject({ checked: 0, unchecked: 2, bad: [] });
-      cache.close();
+      await cache.close();
     });
   }
 
@@ -52,9 +53,9 @@ describe('ExecuTorch compatibility', () => {
     const mem = cache.reserveSpace(300)!;
     mem.fill(3);
     cache.lookUpOrInsert(key, mem);
-    cache.finalize();
-    expect(await cache.save()).toBe(true);
-    cache.close();
+    cache.finalize(); // saves, as ExecuTorch's finalize does
+    expect(await cache.save()).toBe(false);
+    await cache.close();
     const index = readExecutorchIndex(path);
     expect(index.version).toBe(2);
     expect(index.indexStart).toBeGreaterThan(before); // the old trailer became dead bytes, as in ExecuTorch
@@ -62,7 +63,8 @@ describe('ExecuTorch compatibility', () => {
     expect(names).toEqual(expect.arrayContaining(['linear1.weightlinear1.bias', 'linear2.weight', 'new.weight', '__weightkit_integrity_v1__']));
     const raw = readFileSync(path);
     const e = index.entries.find((x) => x.name === 'new.weight')!;
-    expect(e.offset % 4096).toBe(0);
+    expect(e.offset % 64).toBe(0); // after weightkit's region record, 64-byte aligned as XNNPACK needs
+    expect(raw.readUInt32LE(e.offset - 128)).toBe(0x31524b57); // the record ("WKR1") at the region's page
     expect([...raw.subarray(e.offset, e.offset + 4)]).toEqual([3, 3, 3, 3]);
     const old = index.entries.find((x) => x.name === 'linear2.weight')!;
     expect(raw.subarray(old.offset, old.offset + 100).every((b) => b === 7)).toBe(true);
@@ -75,35 +77,49 @@ describe('hostile cache files', () => {
   writeExecutorchFile(good, regions, 2);
   const bytes = readFileSync(good);
   const footer = bytes.length - 20;
-  const variants: [string, (b: Buffer) => Buffer][] = [
-    ['bad magic', (b) => { b.write('ABCD', footer + 12, 'latin1'); return b; }],
-    ['version 3', (b) => { b.writeUInt32LE(3, footer + 16); return b; }],
-    ['index_start at EOF', (b) => { b.writeBigUInt64LE(BigInt(b.length), footer); return b; }],
-    ['index_start beyond EOF', (b) => { b.writeBigUInt64LE(2n ** 62n, footer); return b; }],
-    ['huge entry_count', (b) => { b.writeUInt32LE(0xffffffff, footer + 8); return b; }],
-    ['huge name_len', (b) => { b.writeUInt32LE(0x7fffffff, Number(b.readBigUInt64LE(footer))); return b; }],
+  const indexStart = Number(bytes.readBigUInt64LE(footer));
+  // What ExecuTorch's loader does with each file decides what weightkit may do:
+  // a file it accepts is served (or at worst left alone), never moved aside; a
+  // recognisable cache it would reject (and wipe) is moved aside; a footer of
+  // an unknown version is left alone; bytes that are no cache are refused.
+  const variants: [string, (b: Buffer) => Buffer, { inspect: RegExp; open: 'served' | 'moved' | 'left' | 'refused' }][] = [
+    ['bad magic', (b) => { b.write('ABCD', footer + 12, 'latin1'); return b; }, { inspect: /^WK_BAD_FORMAT$/, open: 'refused' }],
+    ['version 3', (b) => { b.writeUInt32LE(3, footer + 16); return b; }, { inspect: /^WK_UNSUPPORTED$/, open: 'left' }],
+    ['index_start at the footer', (b) => { b.writeBigUInt64LE(BigInt(footer), footer); return b; }, { inspect: /^WK_BAD_FORMAT$/, open: 'moved' }],
+    ['index_start beyond EOF', (b) => { b.writeBigUInt64LE(2n ** 62n, footer); return b; }, { inspect: /^WK_BAD_FORMAT$/, open: 'moved' }],
+    // ExecuTorch reads entries while 4 bytes of index remain: a huge count is no error.
+    ['huge entry_count', (b) => { b.writeUInt32LE(0xffffffff, footer + 8); return b; }, { inspect: /^ok$/, open: 'served' }],
+    ['huge name_len', (b) => { b.writeUInt32LE(0x7fffffff, indexStart); return b; }, { inspect: /^WK_BAD_FORMAT$/, open: 'moved' }],
     ['an entry overlapping the index', (b) => {
-      const start = Number(b.readBigUInt64LE(footer));
-      const n = b.readUInt32LE(start);
-      b.writeBigUInt64LE(BigInt(start - 10), start + 4 + n);
+      const n = b.readUInt32LE(indexStart);
+      b.writeBigUInt64LE(BigInt(indexStart - 10), indexStart + 4 + n);
       return b;
-    }],
+    }, { inspect: /^WK_BAD_FORMAT$/, open: 'moved' }],
     ['offset + size overflowing 64 bits', (b) => {
-      const start = Number(b.readBigUInt64LE(footer));
-      const n = b.readUInt32LE(start);
-      b.writeBigUInt64LE(2n ** 64n - 16n, start + 12 + n);
+      const n = b.readUInt32LE(indexStart);
+      b.writeBigUInt64LE(2n ** 64n - 16n, indexStart + 12 + n);
       return b;
-    }],
+    }, { inspect: /^WK_BAD_FORMAT$/, open: 'moved' }],
   ];
-  for (const [what, mutate] of variants) {
-    it(`inspect refuses ${what} with a typed error; open rebuilds cleanly`, async () => {
+  for (const [what, mutate, expected] of variants) {
+    it(`${what}: inspect ${expected.inspect.source}, open: ${expected.open}`, async () => {
       const path = join(dir, `hostile-${what.replace(/\W+/g, '-')}.xpwc`);
-      writeFileSync(path, mutate(Buffer.from(bytes)));
-      expect(await code(() => PackedWeightsCache.inspectFile(path))).toMatch(/^WK_(BAD_FORMAT|UNSUPPORTED|CORRUPT)$/);
-      const c = await PackedWeightsCache.open({ path });
-      expect(c.stats().loadedEntries).toBe(0);
-      expect(c.stats().rebuiltFrom).toMatch(/\.invalid-/);
-      c.close();
+      const hostile = mutate(Buffer.from(bytes));
+      writeFileSync(path, hostile);
+      expect(await code(() => PackedWeightsCache.inspectFile(path))).toMatch(expected.inspect);
+      const opened = await PackedWeightsCache.open({ path }).catch((e: { code: string }) => e);
+      if (expected.open === 'refused') {
+        expect(opened).toMatchObject({ code: 'WK_BAD_FORMAT' });
+        expect(readFileSync(path).equals(hostile)).toBe(true);
+        return;
+      }
+      const c = opened as PackedWeightsCache;
+      const s = c.stats();
+      if (expected.open === 'served') expect(s.loadedEntries).toBe(2);
+      if (expected.open === 'moved') expect(s.rebuiltFrom).toMatch(/\.invalid-/);
+      if (expected.open === 'left') expect(s).toMatchObject({ loadedEntries: 0, rebuiltFrom: null, refused: expect.stringMatching(/version 3/) });
+      await c.close();
+      if (expected.open !== 'moved') expect(readFileSync(path).equals(hostile)).toBe(true);
     });
   }
 
@@ -115,6 +131,21 @@ describe('hostile cache files', () => {
       truncateSync(path, n);
       expect(await code(() => PackedWeightsCache.inspectFile(path))).toBe('WK_BAD_FORMAT');
     }
+  });
+
+  it('a file ExecuTorch accepts is never moved aside: repeated names, bytes after the index, names over 64 KiB', async () => {
+    const path = join(dir, 'lenient.xpwc');
+    const long = 'n'.repeat(70_000);
+    writeExecutorchFile(path, [
+      { name: 'w', data: new Uint8Array(64).fill(1), seed: 1 },
+      { name: 'w', data: new Uint8Array(64).fill(2), seed: 1 },
+      { name: long, data: new Uint8Array(8).fill(3), seed: 9 },
+    ], 2, Buffer.from('trailing'));
+    const c = await PackedWeightsCache.open({ path });
+    expect(c.stats()).toMatchObject({ loadedEntries: 2, rebuiltFrom: null, refused: null });
+    expect([...c.view('w')!.subarray(0, 2)]).toEqual([2, 2]); // the last of a repeated name wins
+    expect(c.lookUp({ seed: 9, kernel: long })).toBeDefined();
+    await c.close();
   });
 
   it('survives random garbage and random bit flips in the trailer', async () => {

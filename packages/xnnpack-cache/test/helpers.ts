@@ -52,7 +52,7 @@ export interface RawEntry {
 }
 
 /** An ExecuTorch-style file: regions at page-aligned offsets, then index and footer. */
-export function writeExecutorchFile(path: string, regions: { name: string; data: Uint8Array; seed?: number }[], version = 2): RawEntry[] {
+export function writeExecutorchFile(path: string, regions: { name: string; data: Uint8Array; seed?: number }[], version = 2, indexSlack = Buffer.alloc(0)): RawEntry[] {
   const page = 4096;
   const parts: Buffer[] = [];
   const entries: RawEntry[] = [];
@@ -76,6 +76,7 @@ export function writeExecutorchFile(path: string, regions: { name: string; data:
     if (version === 2) rec.writeUInt32LE(e.seed ?? 0, 20 + name.length);
     parts.push(rec);
   }
+  parts.push(indexSlack); // bytes after the last entry, which ExecuTorch does not read
   const footer = Buffer.alloc(20);
   footer.writeBigUInt64LE(BigInt(indexStart), 0);
   footer.writeUInt32LE(entries.length, 8);
@@ -86,26 +87,36 @@ export function writeExecutorchFile(path: string, regions: { name: string; data:
   return entries;
 }
 
-/** An independent reader of the footer at EOF and the v2 index, as ExecuTorch's loader reads it. */
+/**
+ * An independent reader that applies ExecuTorch's loader rules: only the last
+ * 20 bytes are read for the footer; entries are read while 4 bytes of index
+ * remain; an entry that runs past the index or whose data is not before the
+ * index rejects the whole file; a repeated name replaces the earlier one.
+ */
 export function readExecutorchIndex(path: string): { version: number; indexStart: number; entries: RawEntry[] } {
   const f = readFileSync(path);
+  if (f.length < 20) throw new Error('no XPWC footer at EOF');
   const foot = f.subarray(f.length - 20);
   if (foot.toString('latin1', 12, 16) !== 'CWPX') throw new Error('no XPWC footer at EOF');
   const version = foot.readUInt32LE(16);
+  if (version !== 1 && version !== 2) throw new Error(`version ${version}`);
   const indexStart = Number(foot.readBigUInt64LE(0));
+  if (indexStart >= f.length - 20) throw new Error('index_start is at or past the footer');
   const count = foot.readUInt32LE(8);
-  const entries: RawEntry[] = [];
+  const end = f.length - 20;
+  const byName = new Map<string, RawEntry>();
   let p = indexStart;
-  for (let i = 0; i < count; i++) {
+  const fields = version === 2 ? 20 : 16;
+  for (let i = 0; i < count && p + 4 <= end; i++) {
     const n = f.readUInt32LE(p);
+    if (p + 4 + n + fields > end) throw new Error(`entry ${i} runs past the index`);
     const name = f.toString('utf8', p + 4, p + 4 + n);
     const offset = Number(f.readBigUInt64LE(p + 4 + n));
     const size = Number(f.readBigUInt64LE(p + 12 + n));
     const seed = version === 2 ? f.readUInt32LE(p + 20 + n) : 0;
-    p += 4 + n + 16 + (version === 2 ? 4 : 0);
+    p += 4 + n + fields;
     if (!(offset < indexStart && size <= indexStart - offset)) throw new Error(`entry ${name} overlaps the index`);
-    entries.push({ name, offset, size, seed });
+    byName.set(name, { name, offset, size, seed });
   }
-  if (p !== f.length - 20) throw new Error('index does not end at the footer');
-  return { version, indexStart, entries };
+  return { version, indexStart, entries: [...byName.values()] };
 }

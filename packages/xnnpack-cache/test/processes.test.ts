@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { lastJson, node, smallModel, tempDir } from './helpers.js';
+import { lastJson, node, readExecutorchIndex, smallModel, tempDir } from './helpers.js';
 
 const dir = tempDir();
 const model = smallModel(join(dir, 'model.safetensors'), 6, 64, 48);
@@ -58,10 +58,13 @@ describe('across processes', () => {
       await new Promise((r) => setTimeout(r, 80 + (seed % 400)));
       child.kill('SIGKILL');
       await new Promise((r) => child.on('exit', r));
-      const c = await PackedWeightsCache.open({ path: cache, verifyOnOpen: true });
+      const c = await PackedWeightsCache.open({ path: cache, verify: 'open' });
       for (const [name, bytes] of expected) expect(Buffer.from(c.view(name)!).equals(bytes), `${name} after trial ${t}`).toBe(true);
       expect((await c.verify()).bad).toEqual([]);
-      c.close();
+      // The open repaired what the kill left: ExecuTorch's reader rule holds again.
+      const index = readExecutorchIndex(cache);
+      expect(index.entries.filter((e) => !e.name.startsWith('__weightkit')).map((e) => e.name).sort()).toEqual(c.names());
+      await c.close();
       expect((await PackedWeightsCache.verifyFile(cache)).bad).toEqual([]);
     }
   });
@@ -155,7 +158,7 @@ for (let round = 0; round < 4; round++) {
   result.packed = (result.packed ?? 0) + r.packed;
   c.close();
 }
-c = await PackedWeightsCache.open({ path, verifyOnOpen: true });
+c = await PackedWeightsCache.open({ path, verify: 'open' });
 result.smallKept = c.names().filter((n) => n.startsWith('small/')).length;
 result.bad = (await c.verify()).bad.length;
 c.close();
@@ -171,5 +174,36 @@ console.log(JSON.stringify(result));
     expect(out.packed).toBe(48); // every weight still served
     expect(out.smallKept).toBe(6);
     expect(out.bad).toBe(0);
+  });
+});
+
+describe('a read-only file system', () => {
+  it('serves every hit from a cache on a read-only mount and packs the rest on the heap', () => {
+    const mnt = join(dir, 'ro-fs');
+    mkdirSync(mnt);
+    const script = `
+import { SafetensorsMap } from '@weightkit/core';
+import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+const map = SafetensorsMap.openSync(process.env.MODEL);
+const c = await PackedWeightsCache.open({ path: process.env.MNT + '/c.xpwc' });
+c.initialize();
+const r = await c.packModel(map);
+c.finalize();
+const s = c.stats();
+await c.close();
+console.log(JSON.stringify({ hits: r.hits, packed: r.packed, readOnly: s.readOnly, heapFallback: s.heapFallbackBytes.readOnly }));`;
+    const other = smallModel(join(dir, 'ro-other.safetensors'), 2, 32, 32, 4);
+    // Pack into the tmpfs, remount it read-only, then open the cache again from there.
+    const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c',
+      `mount -t tmpfs -o size=16m tmpfs "$MNT" && "${process.execPath}" --input-type=module -e "$SCRIPT" && mount -o remount,ro "$MNT" && ` +
+      `MODEL="$OTHER" "${process.execPath}" --input-type=module -e "$SCRIPT" && "${process.execPath}" --input-type=module -e "$SCRIPT"`], {
+      encoding: 'utf8', cwd: process.cwd(), env: { ...process.env, MNT: mnt, MODEL: model, OTHER: other, SCRIPT: script }, timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const [first, foreign, warm] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { hits: number; packed: number; readOnly: boolean; heapFallback: number });
+    expect(first).toMatchObject({ packed: 6, readOnly: false });
+    expect(foreign).toMatchObject({ hits: 0, packed: 2, readOnly: true });
+    expect(foreign!.heapFallback).toBeGreaterThan(0);
+    expect(warm).toMatchObject({ hits: 6, packed: 0, readOnly: true, heapFallback: 0 });
   });
 });

@@ -42,9 +42,7 @@ Napi::Object location(Napi::Env env, const ModelLocation& loc) {
   o.Set("kind", source_kind_name(loc.kind));
   o.Set("key", loc.key);
   o.Set("model", loc.model);
-  auto models = Napi::Array::New(env, loc.models.size());
-  for (size_t i = 0; i < loc.models.size(); ++i) models.Set(static_cast<uint32_t>(i), loc.models[i]);
-  o.Set("models", models);
+  o.Set("models", wn::to_js(env, loc.models));
   o.Set("payloadPath", loc.payload_path);
   o.Set("payloadOffset", static_cast<double>(loc.payload_offset));
   o.Set("payloadSize", static_cast<double>(loc.layout.payload_size));
@@ -63,67 +61,35 @@ Napi::Object location(Napi::Env env, const ModelLocation& loc) {
   return o;
 }
 
-bool parse_open_options(const Napi::CallbackInfo& info, std::string* path, OpenOptions* opts) {
-  Napi::Env env = info.Env();
-  if (!wn::require(env, info.Length() >= 1 && info[0].IsString(), "path must be a string")) return false;
-  *path = info[0].As<Napi::String>().Utf8Value();
-  if (info.Length() < 2 || info[1].IsUndefined()) return true;
-  if (!wn::require(env, info[1].IsObject(), "options must be an object")) return false;
-  auto o = info[1].As<Napi::Object>();
-  if (o.Has("model") && !o.Get("model").IsUndefined()) {
-    if (!wn::require(env, o.Get("model").IsString(), "model must be a string")) return false;
-    opts->model = o.Get("model").As<Napi::String>().Utf8Value();
-  }
-  for (const char* key : {"appendedSize", "appendedMagic"}) {
-    if (!o.Has(key) || o.Get(key).IsUndefined()) continue;
-    Napi::Value v = o.Get(key);
-    if (!wn::require(env, v.IsBigInt(), std::string(key) + " must be a bigint")) return false;
-    bool lossless = false;
-    uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (!wn::require(env, lossless, std::string(key) + " must fit in 64 bits")) return false;
-    (std::string(key) == "appendedSize" ? opts->appended_size : opts->appended_magic) = u;
-  }
-  return true;
+OpenOptions open_options(const wn::Args& args, std::string* path) {
+  *path = args.path(0, "path");
+  OpenOptions opts;
+  if (!args.has(1)) return opts;
+  wn::Fields f(args.env(), args.object(1, "options"), "options");
+  opts.model = f.string("model");
+  if (f.has("appendedSize")) opts.appended_size = f.u64("appendedSize");
+  if (f.has("appendedMagic")) opts.appended_magic = f.u64("appendedMagic");
+  return opts;
 }
 
 Napi::Value locate(const Napi::CallbackInfo& info) {
-  auto path = std::make_shared<std::string>();
-  auto opts = std::make_shared<OpenOptions>();
-  if (!parse_open_options(info, path.get(), opts.get())) return info.Env().Undefined();
-  auto result = std::make_shared<std::optional<ModelLocation>>();
-  return wn::PromiseWorker::start(
-      info.Env(),
-      [path, opts, result]() {
-        auto r = locate_model(*path, *opts);
-        if (!r.is_ok()) return r.status();
-        *result = std::move(r).value();
-        return Status::ok();
-      },
-      [result](Napi::Env env) -> Napi::Value { return location(env, **result); });
+  std::string path;
+  const OpenOptions opts = open_options(wn::Args(info, "locate(path, options?)"), &path);
+  return wn::run_async<ModelLocation>(info.Env(), [path, opts] { return locate_model(path, opts); },
+                                      [](Napi::Env env, ModelLocation& loc) -> Napi::Value { return location(env, loc); });
 }
 
 Napi::Value locate_sync(const Napi::CallbackInfo& info) {
   std::string path;
-  OpenOptions opts;
-  if (!parse_open_options(info, &path, &opts)) return info.Env().Undefined();
-  auto r = locate_model(path, opts);
-  if (!r.is_ok()) {
-    wn::throw_status(info.Env(), r.status());
-    return info.Env().Undefined();
-  }
-  return location(info.Env(), r.value());
+  const OpenOptions opts = open_options(wn::Args(info, "locateSync(path, options?)"), &path);
+  return location(info.Env(), wn::value_or_throw(info.Env(), locate_model(path, opts)));
 }
 
 Napi::Value parse_constants(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!wn::require(env, info.Length() >= 1 && info[0].IsString(), "text must be a string")) return env.Undefined();
-  auto r = parse_constants_info(info[0].As<Napi::String>().Utf8Value());
-  if (!r.is_ok()) {
-    wn::throw_status(env, r.status());
-    return env.Undefined();
-  }
-  auto a = Napi::Array::New(env, r.value().size());
-  for (size_t i = 0; i < r.value().size(); ++i) a.Set(static_cast<uint32_t>(i), const_info(env, r.value()[i], static_cast<uint32_t>(i)));
+  const std::string text = wn::Args(info, "parseConstantsInfo(text)").string(0, "text");
+  const auto list = wn::value_or_throw(info.Env(), parse_constants_info(text));
+  auto a = Napi::Array::New(info.Env(), list.size());
+  for (size_t i = 0; i < list.size(); ++i) a.Set(static_cast<uint32_t>(i), const_info(info.Env(), list[i], static_cast<uint32_t>(i)));
   return a;
 }
 

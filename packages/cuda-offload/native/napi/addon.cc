@@ -20,10 +20,15 @@ using namespace weightkit;
 using namespace weightkit::offload;
 namespace wn = weightkit::napi;
 
+bool require(Napi::Env env, bool ok, const std::string& message) {
+  if (!ok) wn::throw_bad_argument(env, message);
+  return true;
+}
+
 bool num(Napi::Env env, Napi::Object o, const char* key, double* out, bool required = false) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() && !required) return true;
-  if (!wn::require(env, v.IsNumber() && std::isfinite(v.As<Napi::Number>().DoubleValue()) && v.As<Napi::Number>().DoubleValue() >= 0,
+  if (!require(env, v.IsNumber() && std::isfinite(v.As<Napi::Number>().DoubleValue()) && v.As<Napi::Number>().DoubleValue() >= 0,
                    std::string(key) + " must be a non-negative number")) {
     return false;
   }
@@ -32,13 +37,13 @@ bool num(Napi::Env env, Napi::Object o, const char* key, double* out, bool requi
 }
 
 bool read_weights(Napi::Env env, Napi::Value v, std::vector<Weight>* out) {
-  if (!wn::require(env, v.IsArray(), "weights must be an array")) return false;
+  if (!require(env, v.IsArray(), "weights must be an array")) return false;
   auto a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    if (!wn::require(env, a.Get(i).IsObject(), "each weight must be an object")) return false;
+    if (!require(env, a.Get(i).IsObject(), "each weight must be an object")) return false;
     auto o = a.Get(i).As<Napi::Object>();
     double bytes = 0;
-    if (!wn::require(env, o.Get("name").IsString(), "weight name must be a string") || !num(env, o, "bytes", &bytes, true)) return false;
+    if (!require(env, o.Get("name").IsString(), "weight name must be a string") || !num(env, o, "bytes", &bytes, true)) return false;
     out->push_back({o.Get("name").As<Napi::String>().Utf8Value(), static_cast<uint64_t>(bytes)});
   }
   return true;
@@ -49,14 +54,14 @@ bool read_schedule(Napi::Env env, Napi::Value v, size_t weights, Schedule* out) 
     *out = catalog_order(weights);
     return true;
   }
-  if (!wn::require(env, v.IsArray(), "schedule must be an array of steps")) return false;
+  if (!require(env, v.IsArray(), "schedule must be an array of steps")) return false;
   auto steps = v.As<Napi::Array>();
   for (uint32_t s = 0; s < steps.Length(); ++s) {
-    if (!wn::require(env, steps.Get(s).IsArray(), "each schedule step must be an array of weight indices")) return false;
+    if (!require(env, steps.Get(s).IsArray(), "each schedule step must be an array of weight indices")) return false;
     auto step = steps.Get(s).As<Napi::Array>();
     std::vector<uint32_t> ws;
     for (uint32_t k = 0; k < step.Length(); ++k) {
-      if (!wn::require(env, step.Get(k).IsNumber(), "schedule entries must be weight indices")) return false;
+      if (!require(env, step.Get(k).IsNumber(), "schedule entries must be weight indices")) return false;
       ws.push_back(step.Get(k).As<Napi::Number>().Uint32Value());
     }
     out->steps.push_back(std::move(ws));
@@ -69,7 +74,7 @@ Napi::Value plan_js(const Napi::CallbackInfo& info) {
   std::vector<Weight> weights;
   Schedule schedule;
   if (!read_weights(env, info[0], &weights) || !read_schedule(env, info[1], weights.size(), &schedule)) return env.Undefined();
-  if (!wn::require(env, info[2].IsNumber(), "budget must be a number of bytes")) return env.Undefined();
+  if (!require(env, info[2].IsNumber(), "budget must be a number of bytes")) return env.Undefined();
   const auto budget = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
   Status st = validate(weights, schedule);
   if (!st.is_ok()) {
@@ -97,7 +102,7 @@ Napi::Value simulate_js(const Napi::CallbackInfo& info) {
   std::vector<Weight> weights;
   Schedule schedule;
   if (!read_weights(env, info[0], &weights) || !read_schedule(env, info[1], weights.size(), &schedule)) return env.Undefined();
-  if (!wn::require(env, info[2].IsNumber() && info[3].IsString() && info[4].IsNumber(), "simulate(weights, schedule, budget, policy, passes)")) {
+  if (!require(env, info[2].IsNumber() && info[3].IsString() && info[4].IsNumber(), "simulate(weights, schedule, budget, policy, passes)")) {
     return env.Undefined();
   }
   const std::string policy = info[3].As<Napi::String>().Utf8Value();
@@ -125,7 +130,7 @@ void* open_cuda_library(const std::string& path, std::string* error) {
 
 Napi::Value cuda_device_count(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!wn::require(env, info.Length() >= 1 && info[0].IsString(), "cudaDeviceCount(libraryPath)")) return env.Undefined();
+  if (!require(env, info.Length() >= 1 && info[0].IsString(), "cudaDeviceCount(libraryPath)")) return env.Undefined();
   std::string error;
   void* h = open_cuda_library(info[0].As<Napi::String>().Utf8Value(), &error);
   auto o = Napi::Object::New(env);
@@ -211,7 +216,7 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
   Napi::Value acquire(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Runtime* rt = live(env);
-    if (!rt || !wn::require(env, info.Length() >= 1 && info[0].IsNumber(), "acquire(probeId) expects a number")) return env.Undefined();
+    if (!rt || !require(env, info.Length() >= 1 && info[0].IsNumber(), "acquire(probeId) expects a number")) return env.Undefined();
     std::lock_guard<std::mutex> g(owned_->mu);
     return acquired(env, rt->acquire(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value())));
   }
@@ -219,7 +224,7 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
   Napi::Value acquire_next(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Runtime* rt = live(env);
-    if (!rt || !wn::require(env, info.Length() >= 1 && info[0].IsString(), "acquireNext(name) expects a string")) return env.Undefined();
+    if (!rt || !require(env, info.Length() >= 1 && info[0].IsString(), "acquireNext(name) expects a string")) return env.Undefined();
     std::lock_guard<std::mutex> g(owned_->mu);
     return acquired(env, rt->acquire_next(info[0].As<Napi::String>().Utf8Value()));
   }
@@ -227,7 +232,7 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
   Napi::Value release(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Runtime* rt = live(env);
-    if (!rt || !wn::require(env, info.Length() >= 1 && info[0].IsNumber(), "release(probeId) expects a number")) return env.Undefined();
+    if (!rt || !require(env, info.Length() >= 1 && info[0].IsNumber(), "release(probeId) expects a number")) return env.Undefined();
     std::lock_guard<std::mutex> g(owned_->mu);
     Status st = rt->release(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
     if (!st.is_ok()) wn::throw_status(env, st);
@@ -237,7 +242,7 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
   Napi::Value compute(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Runtime* rt = live(env);
-    if (!rt || !wn::require(env, info.Length() >= 1 && info[0].IsNumber(), "compute(step) expects a number")) return env.Undefined();
+    if (!rt || !require(env, info.Length() >= 1 && info[0].IsNumber(), "compute(step) expects a number")) return env.Undefined();
     std::lock_guard<std::mutex> g(owned_->mu);
     Status st = rt->compute_step(info[0].As<Napi::Number>().Uint32Value());
     if (!st.is_ok()) wn::throw_status(env, st);
@@ -248,19 +253,19 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
     Napi::Env env = info.Env();
     if (!live(env)) return env.Undefined();
     const int passes = info.Length() >= 1 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
-    if (!wn::require(env, passes >= 1 && passes <= 1000000, "passes must be from 1 to 1000000")) return env.Undefined();
+    if (!require(env, passes >= 1 && passes <= 1000000, "passes must be from 1 to 1000000")) return env.Undefined();
     auto owned = owned_;
-    return wn::PromiseWorker::start(
+    return wn::run_async<wn::Done>(
         env,
-        [owned, passes]() {
+        [owned, passes]() -> Result<wn::Done> {
           std::lock_guard<std::mutex> g(owned->mu);
           for (int p = 0; p < passes; ++p) {
             Status st = owned->runtime->run_pass();
             if (!st.is_ok()) return st;
           }
-          return Status::ok();
+          return wn::Done{};
         },
-        nullptr);
+        [](Napi::Env e, wn::Done&) { return e.Undefined(); });
   }
 
   Napi::Value stats(const Napi::CallbackInfo& info) {
@@ -314,7 +319,7 @@ class OffloadObject : public Napi::ObjectWrap<OffloadObject> {
   Napi::Value read_back(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Runtime* rt = live(env);
-    if (!rt || !wn::require(env, info.Length() >= 1 && info[0].IsNumber(), "readBack(weight) expects a number")) return env.Undefined();
+    if (!rt || !require(env, info.Length() >= 1 && info[0].IsNumber(), "readBack(weight) expects a number")) return env.Undefined();
     std::lock_guard<std::mutex> g(owned_->mu);
     auto r = rt->read_back(info[0].As<Napi::Number>().Uint32Value());
     if (!r.is_ok()) {
@@ -407,7 +412,7 @@ Status build(CreateArgs& args, OffloadObject::Owned& out) {
 //         prefetchBytes?, prefetchUs?, computeUsPerStep?, computeUsPerMiB?, device?, cudaLibrary?, populate?, emu?})
 Napi::Value create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!wn::require(env, info.Length() >= 1 && info[0].IsObject(), "create(options) expects an object")) return env.Undefined();
+  if (!require(env, info.Length() >= 1 && info[0].IsObject(), "create(options) expects an object")) return env.Undefined();
   auto o = info[0].As<Napi::Object>();
   auto args = std::make_shared<CreateArgs>();
   if (!read_weights(env, o.Get("weights"), &args->weights)) return env.Undefined();
@@ -421,7 +426,7 @@ Napi::Value create(const Napi::CallbackInfo& info) {
       args->byte_sources.emplace_back(p, p + ta.ByteLength());  // ours now
     } else {
       double off = 0, len = 0;
-      if (!wn::require(env, w.Get("path").IsString(), "weight '" + args->weights[i].name + "' needs a path or data") ||
+      if (!require(env, w.Get("path").IsString(), "weight '" + args->weights[i].name + "' needs a path or data") ||
           !num(env, w, "offset", &off, true) || !num(env, w, "length", &len, true)) {
         return env.Undefined();
       }
@@ -443,7 +448,7 @@ Napi::Value create(const Napi::CallbackInfo& info) {
   args->options.compute_us_per_mib = per_mib;
   if (o.Get("policy").IsString()) {
     std::string p = o.Get("policy").As<Napi::String>().Utf8Value();
-    if (!wn::require(env, p == "next-use" || p == "lru", "policy must be next-use or lru")) return env.Undefined();
+    if (!require(env, p == "next-use" || p == "lru", "policy must be next-use or lru")) return env.Undefined();
     args->options.policy = p == "lru" ? Policy::kLru : Policy::kNextUse;
   }
   if (o.Get("pinned").IsArray()) {
@@ -460,16 +465,21 @@ Napi::Value create(const Napi::CallbackInfo& info) {
         !num(env, e, "pageableFactor", &args->device.emu.pageable_factor)) {
       return env.Undefined();
     }
-    if (!wn::require(env, args->device.emu.h2d_gbps > 0, "emu.h2dGBps must be positive")) return env.Undefined();
+    if (!require(env, args->device.emu.h2d_gbps > 0, "emu.h2dGBps must be positive")) return env.Undefined();
     if (e.Has("hostRegister")) args->device.emu.host_register_supported = e.Get("hostRegister").ToBoolean();
   }
   auto owned = std::make_shared<OffloadObject::Owned>();
-  return wn::PromiseWorker::start(
-      env, [args, owned]() { return build(*args, *owned); }, [owned](Napi::Env e) { return OffloadObject::wrap(e, owned); });
+  return wn::run_async<wn::Done>(
+      env, [args, owned]() -> Result<wn::Done> {
+        Status st = build(*args, *owned);
+        if (!st.is_ok()) return st;
+        return wn::Done{};
+      },
+      [owned](Napi::Env e, wn::Done&) { return OffloadObject::wrap(e, owned); });
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  wn::addon_data(env).classes["Offload"] = Napi::Persistent(OffloadObject::define(env));
+  wn::register_class(env, "Offload", OffloadObject::define(env));
   exports.Set("setErrorClass", Napi::Function::New(env, wn::set_error_class));
   exports.Set("plan", Napi::Function::New(env, plan_js));
   exports.Set("simulate", Napi::Function::New(env, simulate_js));

@@ -1,105 +1,49 @@
-// The packed-weights cache. See cache.hpp for the contract and invariants.
+// The packed-weights cache: what the file is to this process (its role), how
+// entries are loaded, verified, inserted and saved. See cache.hpp for the
+// contract; the file, its locks, the entries, staging buffers and the writing
+// of regions and trailers live in their own modules.
 #include "weightkit/xnnpack/cache.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <ctime>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
 
-#include "file_lock.hpp"
+#include "cache_file.hpp"
+#include "entry_table.hpp"
+#include "region_writer.hpp"
+#include "staging.hpp"
+#include "verified_stamp.hpp"
 #include "weightkit/byte_source.hpp"
 #include "weightkit/xxhash64.hpp"
 
 namespace weightkit::xnnpack {
 namespace {
 
-constexpr size_t kHeapAlign = 64;  // XNN_ALLOCATION_ALIGNMENT on x86-64
-
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
-struct HeapFree {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-using HeapBuffer = std::unique_ptr<uint8_t, HeapFree>;
-
-HeapBuffer heap_alloc(size_t n) {
-  void* p = std::aligned_alloc(kHeapAlign, align_up(std::max<size_t>(n, 1), kHeapAlign));
-  return HeapBuffer(static_cast<uint8_t*>(p));
-}
-
-enum class Kind { kLoaded, kFile, kHeap };
-
-struct Entry {
-  std::string name;
-  uint8_t* data = nullptr;
-  uint64_t size = 0;
-  uint32_t seed = 0, packer_id = 0, packer_version = 0;
-  uint64_t input_hash = 0, checksum = 0;
-  bool has_checksum = false;
-  Kind kind = Kind::kHeap;
-  uint64_t file_offset = 0;
-  // What owns the bytes (a mapping or a heap block). Views handed out share
-  // it, so releasing an entry never frees memory a view still reads.
-  std::shared_ptr<void> storage;
-  MappedRegion* region = nullptr;        // the mapping holding the bytes (owned by storage); null on the heap
-  int refs = 0;
-  bool persistent = false;               // loaded from, or saved to, the file: survives ref count 0
+/// What the file is to this process. A cache moves only forward along
+/// kReader -> kWriter | kWriterRefused; every other role is fixed at open.
+enum class FileRole {
+  kHeapOnly,       // no path: every pack on the heap
+  kRefused,        // a file it must not use (see refused_as); packs on the heap
+  kReadOnly,       // serves what the file holds; packs on the heap
+  kReader,         // serves; becomes the writer at its first pack
+  kWriter,         // holds the writer lock: appends and saves
+  kWriterRefused,  // another process writes: packs on the heap
 };
 
-/// A reservation not yet inserted. A file reservation is a fallocated range of
-/// the file plus a staging buffer the packer writes into; insert writes the
-/// bytes to the file with pwrite and maps them read-only. Packing straight into
-/// a writable mapping of fresh file blocks costs a read (zero-fill) of every
-/// page by MAP_POPULATE, a write fault per page and TLB shootdowns when
-/// write-back starts under the mapping; a pwrite from a hot buffer costs none.
+/// A reservation not yet inserted.
 struct Pending {
-  Kind kind = Kind::kHeap;
-  std::shared_ptr<void> storage;  // heap: the block; file: the staging buffer
-  size_t capacity = 0;            // file: the staging buffer's size
-  uint64_t file_offset = 0, file_len = 0;
+  std::shared_ptr<uint8_t> buffer;
+  size_t capacity = 0;
   size_t size = 0;
 };
 
-/// Staging buffers kept for the next reservations (the largest ones); the rest
-/// are freed, and finalize frees them all.
-constexpr size_t kStagingKept = 2;
-
-std::shared_ptr<void> own_region(MappedRegion r, MappedRegion** raw) {
-  auto p = std::make_shared<MappedRegion>(std::move(r));
-  *raw = p.get();
-  return p;
-}
-
-bool matches(const Entry& e, const EntryKey& k) {
-  if (e.seed != k.seed) return false;
-  if (k.packer_id != 0 && (e.packer_id != k.packer_id || e.packer_version != k.packer_version)) return false;
-  if (k.input_hash != 0 && e.input_hash != k.input_hash) return false;
-  return true;
-}
-
-EntryView view_of(const Entry& e) {
-  EntryView v{e.data, e.size, reinterpret_cast<uintptr_t>(e.data), e.kind != Kind::kHeap, e.kind == Kind::kLoaded, e.storage};
-  v.base = e.region ? e.region->data() : e.data;
-  v.base_size = e.region ? e.region->size() : e.size;
-  return v;
-}
-
-/// Bytes a compacted file needs: every entry page-aligned, then the trailer
-/// on a page boundary, as save() lays them out.
-uint64_t compacted_size(const std::vector<xpwc::IndexEntry>& entries) {
-  uint64_t end = 0;
-  for (const auto& e : entries) end = align_up(end, page_size()) + e.size;
-  end = align_up(end, page_size());
-  return end + xpwc::serialize_trailer(entries, {}, end).size();
-}
-
-// Every open file-backed cache of this process, by (device, inode).
+// Every open file-backed cache of this process, by (device, inode). Never
+// held while a cache is created or destroyed.
 std::mutex g_registry_mu;
-std::map<std::pair<dev_t, ino_t>, std::weak_ptr<PackedWeightsCache>> g_registry;
+std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<PackedWeightsCache>> g_registry;
 
 }  // namespace
 
@@ -110,6 +54,7 @@ const char* fallback_name(Fallback f) {
     case Fallback::kIoError: return "ioError";
     case Fallback::kUnsupported: return "unsupported";
     case Fallback::kInvalidFile: return "invalidFile";
+    case Fallback::kReadOnly: return "readOnly";
     case Fallback::kCount: break;
   }
   return "unknown";
@@ -118,383 +63,433 @@ const char* fallback_name(Fallback f) {
 struct PackedWeightsCache::Impl {
   std::mutex mu;
   CacheOptions opts;
-  bool file_backed = false;
-  std::optional<Fallback> file_refused;  // why this instance cannot use the file, if it cannot
-  UniqueFd fd;
-  std::pair<dev_t, ino_t> id{};
-  std::vector<std::shared_ptr<MappedRegion>> loaded;  // read-only mappings of saved data
-  uint64_t file_end = 0;                              // where the next region goes (page-aligned)
-  enum class Writer { kUnknown, kHeld, kRefused } writer = Writer::kUnknown;
-  uint64_t known_size = 0;                            // file size when the trailer was last read
-  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;
-  std::unordered_map<uintptr_t, Entry*> by_token;
-  std::vector<std::unique_ptr<Entry>> retired;        // superseded but still referenced
+  FileRole role = FileRole::kHeapOnly;
+  Fallback refused_as = Fallback::kInvalidFile;
+  std::unique_ptr<CacheFile> file;
+  std::pair<uint64_t, uint64_t> id{};
+  EntryTable table;
+  StagingPool staging;
   std::unordered_map<void*, Pending> pending;
-  std::vector<std::pair<MappedRegion*, uint64_t>> unflushed;  // regions written since the last flush, with their file offsets
-  bool dirty = false;
+  Flusher flusher;
+  uint32_t version = xpwc::kVersion;  // the file's trailer version, kept when appending
+  uint64_t trailer_end = 0;           // end of the newest trailer read or written (0: none yet)
+  uint64_t file_end = 0;              // where the next region goes (page-aligned)
+  uint64_t known_size = 0;            // the file size this process last accounted for
+  bool unsaved = false;               // the trailer does not describe the entries (new regions, dropped entries)
   bool finalized = false;
   std::set<std::string> runtime_names;
-  std::vector<xpwc::IndexEntry> last_index;           // entries of the trailer in the file
   Stats stats;
 
-  // ---- file state ----
+  // ---- what the file is to us ----
+
+  Status refuse(Fallback why, const std::string& message) {
+    role = FileRole::kRefused;
+    refused_as = why;
+    stats.refused = message;
+    file.reset();  // never mapped: releases the locks too
+    return Status::ok();
+  }
+
+  std::optional<Fallback> heap_reason() const {
+    switch (role) {
+      case FileRole::kRefused: return refused_as;
+      case FileRole::kReadOnly: return Fallback::kReadOnly;
+      case FileRole::kWriterRefused: return Fallback::kLocked;
+      default: return std::nullopt;
+    }
+  }
+
+  Status open_file() {
+    auto f = CacheFile::open(opts.path, opts.lock_wait_ms);
+    if (!f.is_ok()) return f.status();
+    file = std::move(f).value();
+    stats.file_backed = true;
+    stats.read_only = file->read_only();
+    auto ident = file->identity();
+    if (!ident.is_ok()) return ident.status();
+    id = {ident.value().dev, ident.value().ino};
+    if (file->held_by_another_program()) {
+      return refuse(Fallback::kLocked, "another program holds '" + opts.path +
+                                           "' for writing (flock LOCK_EX, as ExecuTorch's cache does); packing on the heap");
+    }
+    return load();
+  }
+
+  Status load() {
+    auto size = file->size();
+    if (!size.is_ok()) return size.status();
+    role = file->read_only() ? FileRole::kReadOnly : FileRole::kReader;
+    if (size.value() == 0) return Status::ok();  // a new cache: its first pack writes the first trailer
+    FdSource src(file->fd(), size.value(), opts.path);
+    auto found = xpwc::find_last_trailer(src);
+    if (!found.is_ok()) return found.status();
+    const xpwc::Found& f = found.value();
+    known_size = size.value();
+    file_end = page_align(size.value());
+    if (!f.trailer) {
+      if (f.at_eof == xpwc::Found::AtEof::kUnsupported) {
+        return refuse(Fallback::kUnsupported, f.eof_status.message() + "; weightkit leaves the file as it is");
+      }
+      if (f.at_eof == xpwc::Found::AtEof::kDamaged && f.eof_status.code() == Code::kCorrupt) {
+        return refuse(Fallback::kInvalidFile, f.eof_status.message() +
+                                                  "; ExecuTorch may still read it, so weightkit leaves it as it is "
+                                                  "('weightkit cache compact' rebuilds it)");
+      }
+      if (f.at_eof == xpwc::Found::AtEof::kNoMagic) {
+        return Status(Code::kBadFormat, "'" + opts.path + "' is not an XPWC packed-weights cache: it does not end with an XPWC footer" +
+                                            std::string(f.exhausted ? " and no earlier trailer was found within the scan budget"
+                                                                    : " and holds no earlier trailer") +
+                                            "; weightkit will not overwrite it (choose another path, or delete it if it is a damaged cache)");
+      }
+      return rebuild(f.eof_status);  // a damaged cache that ExecuTorch would wipe as well
+    }
+    Status st = adopt_trailer(*f.trailer);
+    if (!st.is_ok()) return st;
+    if (f.recovered) {
+      stats.recovered = true;
+      // The process that left the tail is gone if its writer lock is free:
+      // repair before anything else, so the footer is at EOF again.
+      if (file->take_writer(opts.lock_wait_ms)) {
+        role = FileRole::kWriter;
+        stats.writer = true;
+        st = repair();
+        if (!st.is_ok()) return st;
+      }
+    }
+    apply_verify_policy(*f.trailer);
+    return Status::ok();
+  }
+
+  /// A damaged cache nobody else has open goes aside; a fresh one takes its place.
+  Status rebuild(const Status& why) {
+    if (file->read_only() || !file->sole_user()) {
+      return refuse(Fallback::kInvalidFile, why.message() + "; another process has the file open, so it is left as it is");
+    }
+    auto aside = file->move_aside_and_recreate();
+    if (!aside.is_ok()) return aside.status();
+    stats.rebuilt_from = aside.value();
+    auto ident = file->identity();
+    if (ident.is_ok()) id = {ident.value().dev, ident.value().ino};
+    known_size = file_end = trailer_end = 0;
+    return load();
+  }
+
+  void apply_verify_policy(const xpwc::Trailer& t) {
+    if (opts.verify == Verify::kNone) {
+      table.for_each([](Entry& e) { e.verified = true; });
+      return;
+    }
+    if (opts.verify == Verify::kFirstUse) {
+      auto stamp = read_stamp(opts.path);
+      auto ident = file->identity();
+      if (stamp && ident.is_ok() && t.index_hash != 0 && stamp->file == ident.value() && stamp->index_hash == t.index_hash) {
+        table.for_each([](Entry& e) { e.verified = true; });
+        stats.trusted = true;
+      }
+      return;
+    }
+    std::vector<std::string> bad;
+    table.for_each([&](Entry& e) {
+      if (!needs_verification(e)) return;
+      if (Xxh64::hash(e.data, e.size) == e.integrity.checksum) {
+        e.verified = true;
+        stats.verified_bytes += e.size;
+      } else {
+        bad.push_back(e.name);
+      }
+    });
+    for (const auto& n : bad) drop_corrupt(n);
+  }
 
   /// Adds the entries of `t` this instance does not have yet, mapped read-only.
   Status adopt_trailer(const xpwc::Trailer& t) {
-    auto region = MappedRegion::map(fd.get(), opts.path, 0, t.index_start, Access::kReadOnly);
+    auto region = MappedRegion::map(file->fd(), opts.path, 0, t.index_start, Access::kReadOnly);
     if (!region.is_ok()) return region.status();
     auto owned = std::make_shared<MappedRegion>(std::move(region).value());
     for (size_t i = 0; i < t.entries.size(); ++i) {
       const auto& ie = t.entries[i];
-      if (entries.count(ie.name)) continue;
+      if (table.find(ie.name)) continue;
       auto e = std::make_unique<Entry>();
       e->name = ie.name;
       e->data = owned->data() + ie.offset;
       e->size = ie.size;
       e->seed = ie.seed;
+      e->seed_known = t.version >= 2;  // v1 stores no seeds: look-ups are seed-blind, as in ExecuTorch v1
       e->kind = Kind::kLoaded;
       e->storage = owned;
       e->region = owned.get();
       e->file_offset = ie.offset;
       e->persistent = true;
       if (t.integrity) {
-        const auto& in = (*t.integrity)[i];
-        e->checksum = in.checksum;
+        e->integrity = (*t.integrity)[i];
         e->has_checksum = true;
-        e->packer_id = in.packer_id;
-        e->packer_version = in.packer_version;
-        e->input_hash = in.input_hash;
       }
-      if (opts.verify_on_open && e->has_checksum && Xxh64::hash(e->data, e->size) != e->checksum) continue;  // never served
-      by_token[reinterpret_cast<uintptr_t>(e->data)] = e.get();
-      entries.emplace(e->name, std::move(e));
+      bool superseded;
+      table.put(std::move(e), &superseded);
       stats.loaded_entries++;
     }
-    loaded.push_back(std::move(owned));
-    last_index = t.entries;
+    version = t.version;
+    trailer_end = std::max(trailer_end, t.end);
     return Status::ok();
   }
 
-  Result<uint64_t> current_size() {
-    auto size = file_size(fd.get(), opts.path);
+  /// Keeps the unsaved regions after the last trailer whose records vouch for
+  /// them and writes a trailer at EOF covering everything. Writer only.
+  Status repair() {
+    auto size = file->size();
     if (!size.is_ok()) return size.status();
-    return size.value();
-  }
-
-  /// Reads the newest trailer. An invalid non-empty file is moved aside and
-  /// replaced when nobody else uses it; otherwise this instance keeps to the heap.
-  Status load() {
-    auto size = current_size();
-    if (!size.is_ok()) return size.status();
-    FdSource src(fd.get(), size.value(), opts.path);
-    auto found = xpwc::find_last_trailer(src);
-    if (!found.is_ok()) return found.status();
-    known_size = size.value();
-    if (found.value().trailer) {
-      stats.recovered = found.value().recovered;
-      Status st = adopt_trailer(*found.value().trailer);
-      if (!st.is_ok()) return st;
-    } else if (size.value() > 0) {
-      if (lock_byte(fd.get(), LockByte::kWriter, true)) {
-        unlock_byte(fd.get(), LockByte::kWriter);
-        Status st = rebuild();
-        if (!st.is_ok()) return st;
+    FdSource src(file->fd(), size.value(), opts.path);
+    uint64_t dropped = 0;
+    auto regions = xpwc::scan_regions(src, trailer_end, size.value(), page_size(), &dropped);
+    if (!regions.is_ok()) return regions.status();
+    if (!regions.value().empty()) {
+      const uint64_t first = regions.value().front().data_offset;
+      const auto& last = regions.value().back();
+      auto region = MappedRegion::map(file->fd(), opts.path, first, last.data_offset + last.record.data_size - first, Access::kReadOnly);
+      if (!region.is_ok()) return region.status();
+      auto owned = std::make_shared<MappedRegion>(std::move(region).value());
+      for (const auto& r : regions.value()) {
+        auto e = std::make_unique<Entry>();
+        e->name = r.record.name;
+        e->data = owned->data() + (r.data_offset - first);
+        e->size = r.record.data_size;
+        e->seed = r.record.seed;
+        e->integrity = r.record.integrity;
+        e->has_checksum = e->verified = true;
+        e->kind = Kind::kFile;
+        e->storage = owned;
+        e->region = owned.get();
+        e->file_offset = r.data_offset;
+        bool superseded;
+        table.put(std::move(e), &superseded);
       }
-      // else another process is writing its first packs right now; its save
-      // will make the file valid, and this process can append after it.
     }
-    auto now = current_size();
-    if (!now.is_ok()) return now.status();
-    file_end = align_up(now.value(), page_size());
-    return Status::ok();
+    stats.repaired_entries += regions.value().size();
+    stats.repair_dropped_bytes += dropped;
+    known_size = size.value();
+    file_end = page_align(size.value());
+    unsaved = true;
+    auto saved = save_locked();
+    return saved.is_ok() ? Status::ok() : saved.status();
   }
 
-  Status rebuild() {
-    if (!lock_byte(fd.get(), LockByte::kUsers, true)) {
-      file_refused = Fallback::kInvalidFile;  // someone else has it open: leave it alone
-      return Status::ok();
-    }
-    std::string aside = opts.path + ".invalid-" + std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr));
-    if (::rename(opts.path.c_str(), aside.c_str()) != 0) return errno_status(errno, "move aside", opts.path);
-    auto fresh = open_regular_file(opts.path, OpenMode::kReadWriteCreate);
-    if (!fresh.is_ok()) return fresh.status();
-    fd = std::move(fresh).value();
-    if (!lock_byte(fd.get(), LockByte::kUsers, false)) return Status(Code::kLocked, "'" + opts.path + "' is being compacted");
-    stats.rebuilt_from = aside;
-    return Status::ok();
-  }
-
-  /// Takes the writer lock once; on success also adopts any trailer another
-  /// writer saved since this instance last read the file.
+  /// Takes the writer lock on first use; then adopts what other writers saved
+  /// since this process read the file, and repairs a tail a dead one left.
   bool ensure_writer() {
-    if (!file_backed || file_refused) return false;
-    if (writer == Writer::kHeld) return true;
-    if (writer == Writer::kRefused) return false;
-    if (!lock_byte(fd.get(), LockByte::kWriter, true, opts.lock_wait_ms)) {
-      writer = Writer::kRefused;
+    if (role == FileRole::kWriter) return true;
+    if (role != FileRole::kReader || !file->take_writer(opts.lock_wait_ms)) {
+      if (role == FileRole::kReader) role = FileRole::kWriterRefused;
       return false;
     }
-    writer = Writer::kHeld;
+    role = FileRole::kWriter;
     stats.writer = true;
-    auto size = current_size();
+    auto size = file->size();
     if (size.is_ok() && size.value() != known_size) {
-      FdSource src(fd.get(), size.value(), opts.path);
+      FdSource src(file->fd(), size.value(), opts.path);
       auto found = xpwc::find_last_trailer(src);
-      if (found.is_ok() && found.value().trailer && found.value().trailer->end > known_size) {
+      if (found.is_ok() && found.value().trailer && found.value().trailer->end > trailer_end) {
         (void)adopt_trailer(*found.value().trailer);
       }
       known_size = size.value();
-      file_end = std::max(file_end, align_up(size.value(), page_size()));
+      file_end = std::max(file_end, page_align(size.value()));
+      if (found.is_ok() && found.value().recovered) (void)repair();
     }
     return true;
   }
 
-  // ---- reservations ----
+  // ---- verification on first use ----
 
-  void* heap_reservation(size_t n, std::optional<Fallback> why) {
-    Pending p;
-    p.kind = Kind::kHeap;
-    HeapBuffer block = heap_alloc(n);
-    if (!block) return nullptr;
-    void* ptr = block.get();
-    p.storage = std::shared_ptr<uint8_t>(block.release(), HeapFree());
-    p.size = n;
-    if (why) stats.fallback_bytes[static_cast<int>(*why)] += n;
-    pending.emplace(ptr, std::move(p));
-    return ptr;
+  bool needs_verification(const Entry& e) const {
+    return opts.verify != Verify::kNone && e.has_checksum && !e.verified;
   }
 
-  // ---- staging buffers ----
-
-  std::vector<std::pair<std::shared_ptr<void>, size_t>> staging_free;  // (buffer, capacity)
-
-  std::shared_ptr<void> take_staging(size_t n, size_t* capacity) {
-    auto best = staging_free.end();
-    for (auto it = staging_free.begin(); it != staging_free.end(); ++it) {
-      if (it->second >= n && (best == staging_free.end() || it->second < best->second)) best = it;
-    }
-    if (best != staging_free.end()) {
-      auto buf = std::move(best->first);
-      *capacity = best->second;
-      staging_free.erase(best);
-      return buf;
-    }
-    *capacity = align_up(std::max<size_t>(n, 1), page_size());
-    HeapBuffer block = heap_alloc(*capacity);
-    if (!block) return nullptr;
-    return std::shared_ptr<uint8_t>(block.release(), HeapFree());
+  void drop_corrupt(const std::string& name) {
+    table.drop(name);
+    stats.corrupt_entries++;
+    unsaved = true;  // the next save leaves it out of the index
   }
 
-  /// Keeps a staging buffer for reuse unless something else (a JavaScript view
-  /// of the reservation) still holds it: then it is freed with its last holder.
-  void return_staging(std::shared_ptr<void> buf, size_t capacity) {
-    if (!buf || buf.use_count() != 1) return;
-    staging_free.emplace_back(std::move(buf), capacity);
-    std::sort(staging_free.begin(), staging_free.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-    if (staging_free.size() > kStagingKept) staging_free.resize(kStagingKept);
+  /// The entry ready to serve: checksummed first when it was loaded and not
+  /// yet verified. The hash runs without the lock; nullopt when it failed (the
+  /// entry is dropped and will be packed again).
+  std::optional<EntryView> serve(std::unique_lock<std::mutex>& lock, Entry* e) {
+    if (!needs_verification(*e)) return view_of(*e);
+    EntryView v = view_of(*e);  // keeps the bytes alive while unlocked
+    const uint64_t expected = e->integrity.checksum;
+    lock.unlock();
+    const uint64_t sum = Xxh64::hash(v.data, v.size);
+    lock.lock();
+    e = table.find_id(v.token);
+    if (!e) return std::nullopt;
+    if (e->verified) return view_of(*e);
+    if (sum != expected) {
+      drop_corrupt(e->name);
+      return std::nullopt;
+    }
+    e->verified = true;
+    stats.verified_bytes += e->size;
+    return view_of(*e);
   }
 
-  void drop_pending(std::unordered_map<void*, Pending>::iterator it) {
-    if (it->second.kind == Kind::kFile) return_staging(std::move(it->second.storage), it->second.capacity);
-    pending.erase(it);
-  }
+  // ---- inserting ----
 
-  /// The packed bytes into their file range, then a read-only mapping of it.
-  Result<std::shared_ptr<void>> write_to_file(const Pending& p, const uint8_t* src, size_t n, MappedRegion** region) {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd.get(), src + done, n - done, static_cast<off_t>(p.file_offset + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return errno_status(w < 0 ? errno : EIO, "write packed weights to", opts.path);
-      done += static_cast<size_t>(w);
-    }
-    auto mapped = MappedRegion::map(fd.get(), opts.path, p.file_offset, p.file_len, Access::kReadOnly);
-    if (!mapped.is_ok()) return mapped.status();
-    return own_region(std::move(mapped).value(), region);
-  }
-
-  void* reserve(size_t n) {
-    if (!file_backed) return heap_reservation(n, std::nullopt);
-    if (file_refused) return heap_reservation(n, file_refused);
-    if (!ensure_writer()) return heap_reservation(n, Fallback::kLocked);
-    const uint64_t off = file_end;
-    const uint64_t len = align_up(std::max<size_t>(n, 1), page_size());
-    // Blocks first: a full disk is an error here, not a SIGBUS on first touch.
-    int err = ::posix_fallocate(fd.get(), static_cast<off_t>(off), static_cast<off_t>(len));
-    if (err != 0) {
-      Fallback why = (err == ENOSPC || err == EDQUOT) ? Fallback::kNoSpace
-                     : (err == EOPNOTSUPP || err == EINVAL) ? Fallback::kUnsupported : Fallback::kIoError;
-      // A failed fallocate may still have extended the file: stay past it.
-      auto size = current_size();
-      if (size.is_ok()) file_end = std::max(file_end, align_up(size.value(), page_size()));
-      return heap_reservation(n, why);
-    }
-    file_end = off + len;
-    Pending p;
-    p.kind = Kind::kFile;
-    p.storage = take_staging(n, &p.capacity);
-    if (!p.storage) return nullptr;
-    p.file_offset = off;
-    p.file_len = len;
-    p.size = n;
-    void* ptr = p.storage.get();
-    pending.emplace(ptr, std::move(p));
-    return ptr;
-  }
-
-  // ---- entries ----
-
-  void release_entry(std::unique_ptr<Entry> e) {
-    by_token.erase(reinterpret_cast<uintptr_t>(e->data));
-    if (e->refs > 0) retired.push_back(std::move(e));  // a runtime still reads it
-  }
-
-  Result<EntryView> insert(const EntryKey& key, void* ptr, size_t n) {
-    auto it = entries.find(key.name);
-    auto pit = pending.find(ptr);
-    if (it != entries.end() && matches(*it->second, key) && it->second->size == n) {
-      // Another caller committed the same weights first: keep theirs.
-      if (pit != pending.end()) drop_pending(pit);
-      runtime_names.insert(key.name);
-      return view_of(*it->second);
-    }
-    if (pit == pending.end()) {
-      // Caller-owned memory: copy it into a reservation of our own.
-      void* mine = reserve(n);
-      if (!mine) return Status(Code::kBudget, "out of memory reserving " + std::to_string(n) + " bytes");
-      std::memcpy(mine, ptr, n);
-      pit = pending.find(mine);
-    }
-    if (key.transient && pit->second.kind == Kind::kFile) {
-      // A key that means nothing to another process stays off the file.
-      void* heap = heap_reservation(n, std::nullopt);
-      if (!heap) return Status(Code::kBudget, "out of memory reserving " + std::to_string(n) + " bytes");
-      std::memcpy(heap, ptr, n);
-      drop_pending(pit);
-      pit = pending.find(heap);
-    }
-    if (n > pit->second.size) {
-      return Status(Code::kBadArgument, "insert of " + std::to_string(n) + " bytes into a " + std::to_string(pit->second.size) + "-byte reservation");
-    }
-    Pending p = std::move(pit->second);
-    pending.erase(pit);
-    const uint64_t checksum = Xxh64::hash(static_cast<const uint8_t*>(p.storage.get()), n);  // while the bytes are hot
-    MappedRegion* region = nullptr;
-    if (p.kind == Kind::kFile) {
-      auto written = write_to_file(p, static_cast<const uint8_t*>(p.storage.get()), n, &region);
-      if (written.is_ok()) {
-        return_staging(std::move(p.storage), p.capacity);
-        p.storage = std::move(written).value();
-      } else {
-        // The range stays an orphan in the file; the bytes stay on the heap.
-        p.kind = Kind::kHeap;
-        stats.fallback_bytes[static_cast<int>(Fallback::kIoError)] += n;
-      }
-    }
+  Result<EntryView> insert(const EntryKey& key, Pending p, size_t n, uint64_t checksum) {
     auto e = std::make_unique<Entry>();
     e->name = key.name;
     e->size = n;
     e->seed = key.seed;
-    e->packer_id = key.packer_id;
-    e->packer_version = key.packer_version;
-    e->input_hash = key.input_hash;
-    e->kind = p.kind;
-    e->file_offset = p.file_offset;
-    e->data = static_cast<uint8_t*>(p.storage.get());
-    if (p.kind == Kind::kFile) {
-      e->data = region->data();
-      e->region = region;
-      unflushed.emplace_back(region, p.file_offset);
-      dirty = true;
-      // Start writing these pages back now, so the disk works while the next
-      // weights are packed and finalize only waits for what is left.
-      (void)::sync_file_range(fd.get(), static_cast<off_t>(p.file_offset), static_cast<off_t>(region->size()), SYNC_FILE_RANGE_WRITE);
-    }
-    e->storage = std::move(p.storage);
-    e->checksum = checksum;
-    e->has_checksum = true;
-    if (it != entries.end()) {
-      stats.superseded++;
-      release_entry(std::move(it->second));
-      entries.erase(it);
-    }
-    EntryView v = view_of(*e);
-    by_token[v.token] = e.get();
-    runtime_names.insert(key.name);
-    entries.emplace(key.name, std::move(e));
-    stats.packs++;
-    return v;
-  }
-
-  void flush() {
-    if (unflushed.empty()) return;
-    auto t0 = std::chrono::steady_clock::now();
-    for (auto& [r, off] : unflushed) {
-      if (opts.async_flush) {
-        // Start write-back without waiting (on Linux msync(MS_ASYNC) starts nothing).
-        (void)::sync_file_range(fd.get(), static_cast<off_t>(off), static_cast<off_t>(r->size()), SYNC_FILE_RANGE_WRITE);
+    e->integrity = {checksum, key.packer_id, key.packer_version, key.input_hash};
+    e->has_checksum = e->verified = true;
+    std::optional<Fallback> why;
+    const bool persistable = !key.transient && key.name.size() <= xpwc::kMaxRegionName;
+    if (role != FileRole::kHeapOnly && persistable && ensure_writer()) {
+      auto placed = append_region(*e, p.buffer.get());
+      if (placed.is_ok()) {
+        staging.give(std::move(p.buffer), p.capacity);
       } else {
-        (void)r->sync(0, r->size(), opts.path);
+        why = placed.code() == Code::kNoSpace ? Fallback::kNoSpace : Fallback::kIoError;
       }
-      stats.flushed_bytes += r->size();
+    } else if (persistable) {
+      why = heap_reason();
     }
-    unflushed.clear();
-    stats.flush_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (e->kind == Kind::kHeap) {
+      e->data = p.buffer.get();
+      e->storage = std::move(p.buffer);
+      if (why) stats.fallback_bytes[static_cast<int>(*why)] += n;
+    }
+    bool superseded;
+    Entry* raw = table.put(std::move(e), &superseded);
+    if (superseded) stats.superseded++;
+    runtime_names.insert(key.name);
+    stats.packs++;
+    return view_of(*raw);
   }
 
-  Result<bool> save() {
-    if (!dirty) return false;
-    if (writer != Writer::kHeld) return Status(Code::kLocked, "'" + opts.path + "' is written by another process");
-    flush();
-    // Data durable before the trailer that makes it reachable.
-    if (::fdatasync(fd.get()) != 0) return errno_status(errno, "fdatasync", opts.path);
-    std::vector<Entry*> list;
-    for (auto& [name, e] : entries) {
-      if (e->kind != Kind::kHeap) list.push_back(e.get());
+  /// Writes the entry's region (record + bytes) at the end of the file and
+  /// maps its bytes read-only; a new file gets its first trailer before that,
+  /// so it is recognisably a cache from its first byte on.
+  Status append_region(Entry& e, const uint8_t* data) {
+    if (trailer_end == 0) {
+      auto first = xpwc::serialize_trailer({}, {}, 0, version);
+      auto end = write_trailer_at(file->fd(), opts.path, 0, first.bytes);
+      if (!end.is_ok()) return end.status();
+      trailer_end = known_size = end.value();
+      file_end = page_align(end.value());
     }
-    std::sort(list.begin(), list.end(), [](Entry* a, Entry* b) { return a->file_offset < b->file_offset; });
+    xpwc::RegionRecord record{e.name, e.seed, e.size, e.integrity};
+    auto placed = write_region_at(file->fd(), opts.path, file_end, record, data);
+    if (!placed.is_ok()) {
+      // A failed allocation may still have extended the file: stay past it.
+      auto size = file->size();
+      if (size.is_ok()) file_end = std::max(file_end, page_align(size.value()));
+      return placed.status();
+    }
+    auto mapped = MappedRegion::map(file->fd(), opts.path, placed.value().data_offset, e.size, Access::kReadOnly);
+    if (!mapped.is_ok()) {
+      file_end = placed.value().end;  // the range is written but unused: an orphan
+      return mapped.status();
+    }
+    auto owned = std::make_shared<MappedRegion>(std::move(mapped).value());
+    // Write-back starts now, so the disk works while the next weights are
+    // packed and finalize only waits for what is left.
+    platform::start_writeback(file->fd(), file_end, placed.value().end - file_end);
+    flusher.add(owned, file_end, placed.value().end - file_end);
+    e.kind = Kind::kFile;
+    e.file_offset = placed.value().data_offset;
+    e.data = owned->data();
+    e.region = owned.get();
+    e.storage = std::move(owned);
+    file_end = known_size = placed.value().end;
+    unsaved = true;
+    return Status::ok();
+  }
+
+  // ---- saving ----
+
+  Result<bool> save_locked() {
+    // Only the writer has anything of its own in the file: a reader's packs
+    // are on the heap, and the writer saves the file (and any tail) itself.
+    if (!unsaved || role != FileRole::kWriter) return false;
+    stats.flushed_bytes += flusher.flush(file->fd(), opts.path, opts.async_flush, &stats.flush_ms);
+    // The trailer vouches only for bytes that match: entries ExecuTorch wrote
+    // get a checksum now, loaded ones nobody checked yet are checked.
+    std::vector<std::string> bad;
+    std::vector<Entry*> list;
+    table.for_each([&](Entry& e) {
+      if (!e.in_file()) return;
+      if (!e.has_checksum) {
+        e.integrity.checksum = Xxh64::hash(e.data, e.size);
+        e.has_checksum = e.verified = true;
+      } else if (!e.verified) {
+        if (Xxh64::hash(e.data, e.size) != e.integrity.checksum) {
+          bad.push_back(e.name);
+          return;
+        }
+        e.verified = true;
+      }
+      list.push_back(&e);
+    });
+    for (const auto& n : bad) drop_corrupt(n);
+    std::sort(list.begin(), list.end(), [](const Entry* a, const Entry* b) { return a->file_offset < b->file_offset; });
     std::vector<xpwc::IndexEntry> index;
     std::vector<xpwc::EntryIntegrity> integrity;
-    for (Entry* e : list) {
+    for (const Entry* e : list) {
       index.push_back({e->name, e->file_offset, e->size, e->seed});
-      integrity.push_back({e->checksum, e->packer_id, e->packer_version, e->input_hash});
+      integrity.push_back(e->integrity);
     }
     const uint64_t start = file_end;
-    const std::string bytes = xpwc::serialize_trailer(index, integrity, start);
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t w = ::pwrite(fd.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(start + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        // A partial trailer at EOF: the previous trailer stays valid and findable.
-        file_end = align_up(start + done + 1, page_size());
-        return errno_status(errno, "write trailer of", opts.path);
-      }
-      done += static_cast<size_t>(w);
+    const auto trailer = xpwc::serialize_trailer(index, integrity, start, version);
+    auto end = write_trailer_at(file->fd(), opts.path, start, trailer.bytes);
+    if (!end.is_ok()) {
+      // Whatever reached the file there is referenced by nothing; stay past it.
+      file_end = page_align(start + trailer.bytes.size());
+      stats.save_errors++;
+      stats.last_save_error = end.status().message();
+      return end.status();
     }
-    if (::fdatasync(fd.get()) != 0) return errno_status(errno, "fdatasync", opts.path);
     for (Entry* e : list) e->persistent = true;
-    file_end = align_up(start + bytes.size(), page_size());
-    known_size = start + bytes.size();
-    last_index = std::move(index);
-    dirty = false;
+    trailer_end = known_size = end.value();
+    file_end = page_align(end.value());
+    unsaved = false;
     stats.saves++;
+    // Every entry of the file was written or checked by this process: the
+    // next one may trust the file while nobody changes it.
+    auto ident = file->identity();
+    if (ident.is_ok()) write_stamp(opts.path, {ident.value(), trailer.index_hash});
     return true;
+  }
+
+  Stats snapshot() {
+    Stats s = stats;
+    s.entries = table.size();
+    s.mapped_bytes = s.heap_bytes = 0;
+    table.for_each([&](Entry& e) { (e.in_file() ? s.mapped_bytes : s.heap_bytes) += e.size; });
+    if (file) {
+      auto size = file->size();
+      s.file_bytes = size.is_ok() ? size.value() : 0;
+      uint64_t need = 0, count = 0, names = 0;
+      table.for_each([&](Entry& e) {
+        if (!e.in_file()) return;
+        need += page_align(xpwc::region_header_size(e.name.size()) + e.size);
+        names += e.name.size();
+        count++;
+      });
+      need += 64 + count * 48 + names;  // about a trailer
+      s.orphan_bytes = s.file_bytes > need ? s.file_bytes - need : 0;
+    }
+    return s;
   }
 };
 
-PackedWeightsCache::PackedWeightsCache(CacheOptions options) : impl_(std::make_unique<Impl>()), options_(std::move(options)) {
-  impl_->opts = options_;
-}
+PackedWeightsCache::PackedWeightsCache() : impl_(std::make_unique<Impl>()) {}
 
 PackedWeightsCache::~PackedWeightsCache() {
-  if (impl_->fd.valid()) {
-    // Unlock explicitly: a mapping holds the open file description (and so its
-    // locks) until the last view of it is collected, long after close().
-    unlock_byte(impl_->fd.get(), LockByte::kWriter);
-    unlock_byte(impl_->fd.get(), LockByte::kUsers);
+  {
+    // No tail is left behind by a cache that ends normally.
+    std::lock_guard<std::mutex> g(impl_->mu);
+    if (impl_->role == FileRole::kWriter && impl_->unsaved) (void)impl_->save_locked();
   }
-  if (impl_->file_backed) {
+  if (impl_->stats.file_backed) {
     std::lock_guard<std::mutex> g(g_registry_mu);
     auto it = g_registry.find(impl_->id);
     if (it != g_registry.end() && it->second.expired()) g_registry.erase(it);
@@ -502,54 +497,50 @@ PackedWeightsCache::~PackedWeightsCache() {
 }
 
 Result<std::shared_ptr<PackedWeightsCache>> PackedWeightsCache::open(const CacheOptions& options) {
-  if (options.path.empty()) return std::shared_ptr<PackedWeightsCache>(new PackedWeightsCache(options));
+  std::shared_ptr<PackedWeightsCache> cache(new PackedWeightsCache());
+  cache->impl_->opts = options;
+  if (options.path.empty()) return cache;
   if (options.path.find('\0') != std::string::npos) return Status(Code::kBadArgument, "cache path contains a NUL byte");
-  std::lock_guard<std::mutex> g(g_registry_mu);
-  auto fd = open_regular_file(options.path, OpenMode::kReadWriteCreate);
-  if (!fd.is_ok()) return fd.status();
-  struct stat st;
-  if (::fstat(fd.value().get(), &st) != 0) return errno_status(errno, "stat", options.path);
-  if (st.st_uid != ::geteuid()) {
-    return Status(Code::kBadArgument, "'" + options.path + "' is owned by another user (uid " + std::to_string(st.st_uid) +
-                                          "); weightkit only maps cache files you own");
+  auto existing = path_identity(options.path);
+  if (existing.is_ok()) {
+    std::lock_guard<std::mutex> g(g_registry_mu);
+    auto it = g_registry.find({existing.value().dev, existing.value().ino});
+    if (it != g_registry.end()) {
+      if (auto live = it->second.lock()) return live;
+    }
   }
-  auto key = std::make_pair(st.st_dev, st.st_ino);
-  auto it = g_registry.find(key);
-  if (it != g_registry.end()) {
-    if (auto existing = it->second.lock()) return existing;
+  // Opened without the registry lock: a cache that fails here is destroyed
+  // here, and its destructor takes that lock.
+  Status st = cache->impl_->open_file();
+  if (!st.is_ok()) return st;
+  std::shared_ptr<PackedWeightsCache> winner;
+  {
+    std::lock_guard<std::mutex> g(g_registry_mu);
+    auto& slot = g_registry[cache->impl_->id];
+    winner = slot.lock();
+    if (!winner) slot = cache;
   }
-  auto cache = std::shared_ptr<PackedWeightsCache>(new PackedWeightsCache(options));
-  Impl& m = *cache->impl_;
-  m.fd = std::move(fd).value();
-  m.file_backed = true;
-  m.stats.file_backed = true;
-  if (!lock_byte(m.fd.get(), LockByte::kUsers, false, std::max(options.lock_wait_ms, 0))) {
-    return Status(Code::kLocked, "'" + options.path + "' is being compacted by another process; retry");
-  }
-  Status st2 = m.load();
-  if (!st2.is_ok()) return st2;
-  if (::fstat(m.fd.get(), &st) != 0) return errno_status(errno, "stat", options.path);
-  m.id = std::make_pair(st.st_dev, st.st_ino);  // a rebuilt file has a new inode
-  g_registry[m.id] = cache;
-  if (m.id != key) g_registry[key] = cache;
-  return cache;
+  return winner ? winner : cache;  // a loser of a race is destroyed after the lock is released
 }
 
+const std::string& PackedWeightsCache::path() const { return impl_->opts.path; }
+
 std::optional<EntryView> PackedWeightsCache::look_up(const EntryKey& key) {
-  std::lock_guard<std::mutex> g(impl_->mu);
-  auto it = impl_->entries.find(key.name);
-  if (it == impl_->entries.end() || !matches(*it->second, key)) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  Entry* e = impl_->table.find(key.name);
+  std::optional<EntryView> v;
+  if (e && matches(*e, key)) v = impl_->serve(lock, e);
+  if (!v) {
     impl_->stats.misses++;
     return std::nullopt;
   }
   impl_->stats.hits++;
   impl_->runtime_names.insert(key.name);
-  return view_of(*it->second);
+  return v;
 }
 
 void* PackedWeightsCache::reserve_space(size_t n) {
-  std::lock_guard<std::mutex> g(impl_->mu);
-  void* p = impl_->reserve(n);
+  void* p = reserve_space_for_overwrite(n);
   // Zeroed, as fresh file pages would be: a packer that skips its padding
   // must not copy a previous weight's bytes into the file.
   if (p) std::memset(p, 0, n);
@@ -558,13 +549,20 @@ void* PackedWeightsCache::reserve_space(size_t n) {
 
 void* PackedWeightsCache::reserve_space_for_overwrite(size_t n) {
   std::lock_guard<std::mutex> g(impl_->mu);
-  return impl_->reserve(n);
+  Pending p;
+  p.buffer = impl_->staging.take(n, &p.capacity);
+  if (!p.buffer) return nullptr;
+  p.size = n;
+  void* ptr = p.buffer.get();
+  impl_->pending[ptr] = std::move(p);
+  impl_->stats.reserves++;
+  return ptr;
 }
 
 std::shared_ptr<void> PackedWeightsCache::reservation_owner(void* ptr) {
   std::lock_guard<std::mutex> g(impl_->mu);
   auto it = impl_->pending.find(ptr);
-  return it == impl_->pending.end() ? nullptr : it->second.storage;
+  return it == impl_->pending.end() ? nullptr : it->second.buffer;
 }
 
 Result<EntryView> PackedWeightsCache::look_up_or_insert(const EntryKey& key, void* ptr, size_t n) {
@@ -573,9 +571,38 @@ Result<EntryView> PackedWeightsCache::look_up_or_insert(const EntryKey& key, voi
     if (!v) return Status(Code::kNotFound, "no packed entry '" + key.name + "'");
     return *v;
   }
+  // Checksummed while the bytes are hot, and outside the lock.
+  const uint64_t checksum = Xxh64::hash(ptr, n);
   std::lock_guard<std::mutex> g(impl_->mu);
-  impl_->finalized = false;
-  return impl_->insert(key, ptr, n);
+  Impl& m = *impl_;
+  m.finalized = false;
+  auto pit = m.pending.find(ptr);
+  Entry* existing = m.table.find(key.name);
+  if (existing && matches(*existing, key) && existing->size == n && (!m.needs_verification(*existing) ||
+                                                                      existing->integrity.checksum == checksum)) {
+    // Another caller committed the same weights first: keep theirs.
+    if (pit != m.pending.end()) {
+      m.staging.give(std::move(pit->second.buffer), pit->second.capacity);
+      m.pending.erase(pit);
+    }
+    m.runtime_names.insert(key.name);
+    return view_of(*existing);
+  }
+  Pending p;
+  if (pit != m.pending.end()) {
+    p = std::move(pit->second);
+    m.pending.erase(pit);
+    if (n > p.size) {
+      return Status(Code::kBadArgument, "insert of " + std::to_string(n) + " bytes into a " + std::to_string(p.size) + "-byte reservation");
+    }
+  } else {
+    // Caller-owned memory: copied into a buffer of our own.
+    p.buffer = m.staging.take(n, &p.capacity);
+    if (!p.buffer) return Status(Code::kBudget, "out of memory copying " + std::to_string(n) + " packed bytes");
+    std::memcpy(p.buffer.get(), ptr, n);
+    p.size = n;
+  }
+  return m.insert(key, std::move(p), n, checksum);
 }
 
 bool PackedWeightsCache::is_finalized() {
@@ -585,8 +612,8 @@ bool PackedWeightsCache::is_finalized() {
 
 const uint8_t* PackedWeightsCache::offset_to_addr(uint64_t token) {
   std::lock_guard<std::mutex> g(impl_->mu);
-  auto it = impl_->by_token.find(static_cast<uintptr_t>(token));
-  return it == impl_->by_token.end() ? nullptr : it->second->data;
+  Entry* e = impl_->table.find_id(token);
+  return e ? e->data : nullptr;
 }
 
 void PackedWeightsCache::initialize_for_runtime() {
@@ -597,85 +624,65 @@ void PackedWeightsCache::initialize_for_runtime() {
 
 Result<std::vector<std::string>> PackedWeightsCache::finalize_for_runtime() {
   std::lock_guard<std::mutex> g(impl_->mu);
-  impl_->flush();
-  impl_->staging_free.clear();  // packing is over for now: give the memory back
-  std::vector<std::string> names(impl_->runtime_names.begin(), impl_->runtime_names.end());
+  Impl& m = *impl_;
+  if (m.file) m.stats.flushed_bytes += m.flusher.flush(m.file->fd(), m.opts.path, m.opts.async_flush, &m.stats.flush_ms);
+  m.staging.clear();
+  std::vector<std::string> names(m.runtime_names.begin(), m.runtime_names.end());
   for (const auto& n : names) {
-    auto it = impl_->entries.find(n);
-    if (it != impl_->entries.end()) it->second->refs++;
+    if (Entry* e = m.table.find(n)) e->refs++;
   }
-  impl_->runtime_names.clear();
-  impl_->finalized = true;
+  m.runtime_names.clear();
+  m.finalized = true;
+  // As ExecuTorch's finalize does: the trailer goes to EOF now. A failed save
+  // (a full disk) is counted; the entries stay usable and close() retries.
+  if (m.role == FileRole::kWriter) (void)m.save_locked();
   return names;
 }
 
 void PackedWeightsCache::delete_packed_data(const std::vector<std::string>& names) {
   std::lock_guard<std::mutex> g(impl_->mu);
-  Impl& m = *impl_;
-  for (const auto& n : names) {
-    auto it = m.entries.find(n);
-    if (it != m.entries.end()) {
-      Entry& e = *it->second;
-      if (e.refs > 0) e.refs--;
-      if (e.refs == 0 && !e.persistent) {
-        MappedRegion* r = e.region;
-        m.unflushed.erase(std::remove_if(m.unflushed.begin(), m.unflushed.end(), [r](auto& u) { return u.first == r; }), m.unflushed.end());
-        m.by_token.erase(reinterpret_cast<uintptr_t>(e.data));
-        m.entries.erase(it);
-        m.dirty = std::any_of(m.entries.begin(), m.entries.end(),
-                              [](auto& kv) { return kv.second->kind == Kind::kFile && !kv.second->persistent; });
-      }
-      continue;
-    }
-    // A superseded entry some runtime still held.
-    for (auto r = m.retired.begin(); r != m.retired.end(); ++r) {
-      if ((*r)->name != n) continue;
-      if (--(*r)->refs <= 0) m.retired.erase(r);
-      break;
-    }
-  }
+  for (const auto& n : names) impl_->table.release(n);
 }
 
 Result<bool> PackedWeightsCache::save() {
   std::lock_guard<std::mutex> g(impl_->mu);
-  if (!impl_->file_backed) return false;
-  return impl_->save();
+  return impl_->save_locked();
 }
 
 std::optional<EntryView> PackedWeightsCache::find(const std::string& name) {
-  std::lock_guard<std::mutex> g(impl_->mu);
-  auto it = impl_->entries.find(name);
-  if (it == impl_->entries.end()) return std::nullopt;
-  return view_of(*it->second);
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  Entry* e = impl_->table.find(name);
+  if (!e) return std::nullopt;
+  return impl_->serve(lock, e);
 }
 
 std::optional<EntryView> PackedWeightsCache::find_token(uint64_t token) {
-  std::lock_guard<std::mutex> g(impl_->mu);
-  auto it = impl_->by_token.find(static_cast<uintptr_t>(token));
-  if (it == impl_->by_token.end()) return std::nullopt;
-  return view_of(*it->second);
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  Entry* e = impl_->table.find_id(token);
+  if (!e) return std::nullopt;
+  return impl_->serve(lock, e);
 }
 
 std::vector<std::string> PackedWeightsCache::names() {
   std::lock_guard<std::mutex> g(impl_->mu);
   std::vector<std::string> out;
-  for (auto& [n, e] : impl_->entries) out.push_back(n);
+  impl_->table.for_each([&](Entry& e) { out.push_back(e.name); });
   std::sort(out.begin(), out.end());
   return out;
 }
 
 Result<VerifyReport> PackedWeightsCache::verify() {
   struct Work {
+    EntryView view;  // keeps the bytes alive while hashing outside the lock
     std::string name;
-    EntryView view;  // holds the storage alive while hashing outside the lock
     std::optional<uint64_t> checksum;
   };
   std::vector<Work> work;
   {
     std::lock_guard<std::mutex> g(impl_->mu);
-    for (auto& [n, e] : impl_->entries) {
-      work.push_back({n, view_of(*e), e->has_checksum ? std::optional<uint64_t>(e->checksum) : std::nullopt});
-    }
+    impl_->table.for_each([&](Entry& e) {
+      work.push_back({view_of(e), e.name, e.has_checksum ? std::optional<uint64_t>(e.integrity.checksum) : std::nullopt});
+    });
   }
   VerifyReport r;
   for (const auto& w : work) {
@@ -686,143 +693,13 @@ Result<VerifyReport> PackedWeightsCache::verify() {
     r.checked++;
     if (Xxh64::hash(w.view.data, w.view.size) != *w.checksum) r.bad.push_back(w.name);
   }
+  std::sort(r.bad.begin(), r.bad.end());
   return r;
 }
 
 Stats PackedWeightsCache::stats() {
   std::lock_guard<std::mutex> g(impl_->mu);
-  Impl& m = *impl_;
-  Stats s = m.stats;
-  s.entries = m.entries.size();
-  s.mapped_bytes = s.heap_bytes = 0;
-  for (auto& [n, e] : m.entries) (e->kind == Kind::kHeap ? s.heap_bytes : s.mapped_bytes) += e->size;
-  if (m.file_backed) {
-    auto size = m.current_size();
-    s.file_bytes = size.is_ok() ? size.value() : 0;
-    std::vector<xpwc::IndexEntry> live;
-    for (auto& [n, e] : m.entries) {
-      if (e->kind != Kind::kHeap) live.push_back({n, e->file_offset, e->size, e->seed});
-    }
-    uint64_t need = compacted_size(live);
-    s.orphan_bytes = s.file_bytes > need ? s.file_bytes - need : 0;
-  }
-  return s;
-}
-
-// ---- whole-file operations ----
-
-Result<FileInfo> inspect_file(const std::string& path) {
-  auto src = FileSource::open(path);
-  if (!src.is_ok()) return src.status();
-  auto found = xpwc::find_last_trailer(src.value());
-  if (!found.is_ok()) return found.status();
-  if (!found.value().trailer) {
-    return Status(Code::kBadFormat, "'" + path + "' has no valid XPWC trailer (not a packed-weights cache, or damaged beyond recovery)");
-  }
-  const xpwc::Trailer& t = *found.value().trailer;
-  FileInfo info;
-  info.version = t.version;
-  info.file_bytes = src.value().size();
-  info.recovered = found.value().recovered;
-  info.integrity = t.integrity.has_value();
-  info.entries = t.entries;
-  uint64_t need = compacted_size(t.entries);
-  info.orphan_bytes = info.file_bytes > need ? info.file_bytes - need : 0;
-  return info;
-}
-
-Result<VerifyReport> verify_file(const std::string& path) {
-  auto src = FileSource::open(path);
-  if (!src.is_ok()) return src.status();
-  auto found = xpwc::find_last_trailer(src.value());
-  if (!found.is_ok()) return found.status();
-  if (!found.value().trailer) return Status(Code::kBadFormat, "'" + path + "' has no valid XPWC trailer");
-  const xpwc::Trailer& t = *found.value().trailer;
-  VerifyReport r;
-  std::string buf;
-  for (size_t i = 0; i < t.entries.size(); ++i) {
-    if (!t.integrity) {
-      r.unchecked++;
-      continue;
-    }
-    Xxh64 h;
-    for (uint64_t at = 0; at < t.entries[i].size;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(8 << 20, t.entries[i].size - at));
-      auto chunk = src.value().read_string(t.entries[i].offset + at, n);
-      if (!chunk.is_ok()) return chunk.status();
-      h.update(chunk.value().data(), n);
-      at += n;
-    }
-    r.checked++;
-    if (h.digest() != (*t.integrity)[i].checksum) r.bad.push_back(t.entries[i].name);
-  }
-  return r;
-}
-
-Result<CompactReport> compact_file(const std::string& path) {
-  auto fd = open_regular_file(path, OpenMode::kReadWrite);
-  if (!fd.is_ok()) return fd.status();
-  if (!lock_byte(fd.value().get(), LockByte::kUsers, true) || !lock_byte(fd.value().get(), LockByte::kWriter, true)) {
-    return Status(Code::kLocked, "'" + path + "' is in use (a process has it open); close it before compacting");
-  }
-  auto size = file_size(fd.value().get(), path);
-  if (!size.is_ok()) return size.status();
-  FdSource src(fd.value().get(), size.value(), path);
-  auto found = xpwc::find_last_trailer(src);
-  if (!found.is_ok()) return found.status();
-  if (!found.value().trailer) return Status(Code::kBadFormat, "'" + path + "' has no valid XPWC trailer; nothing to compact");
-  const xpwc::Trailer& t = *found.value().trailer;
-
-  const std::string tmp = path + ".compact-" + std::to_string(::getpid());
-  ::unlink(tmp.c_str());
-  auto out = open_regular_file(tmp, OpenMode::kReadWriteCreate);
-  if (!out.is_ok()) return out.status();
-  auto fail = [&](Status st) {
-    ::unlink(tmp.c_str());
-    return st;
-  };
-  std::vector<xpwc::IndexEntry> index;
-  std::vector<xpwc::EntryIntegrity> integrity;
-  uint64_t end = 0;
-  std::string buf;
-  for (size_t i = 0; i < t.entries.size(); ++i) {
-    const auto& e = t.entries[i];
-    const uint64_t off = align_up(end, page_size());
-    if (e.size > 0) {
-      int err = ::posix_fallocate(out.value().get(), static_cast<off_t>(off), static_cast<off_t>(e.size));
-      if (err != 0) return fail(errno_status(err, "reserve space in", tmp));
-    }
-    Xxh64 h;
-    for (uint64_t at = 0; at < e.size;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(8 << 20, e.size - at));
-      auto chunk = src.read_string(e.offset + at, n);
-      if (!chunk.is_ok()) return fail(chunk.status());
-      h.update(chunk.value().data(), n);
-      if (::pwrite(out.value().get(), chunk.value().data(), n, static_cast<off_t>(off + at)) != static_cast<ssize_t>(n)) {
-        return fail(errno_status(errno, "write", tmp));
-      }
-      at += n;
-    }
-    xpwc::EntryIntegrity in = t.integrity ? (*t.integrity)[i] : xpwc::EntryIntegrity{};
-    if (t.integrity && h.digest() != in.checksum) {
-      return fail(Status(Code::kCorrupt, "entry '" + e.name + "' does not match its checksum; run verify, the file is damaged"));
-    }
-    in.checksum = h.digest();
-    index.push_back({e.name, off, e.size, e.seed});
-    integrity.push_back(in);
-    end = off + e.size;
-  }
-  end = align_up(end, page_size());
-  const std::string trailer = xpwc::serialize_trailer(index, integrity, end);
-  if (::pwrite(out.value().get(), trailer.data(), trailer.size(), static_cast<off_t>(end)) != static_cast<ssize_t>(trailer.size())) {
-    return fail(errno_status(errno, "write", tmp));
-  }
-  if (::fsync(out.value().get()) != 0) return fail(errno_status(errno, "fsync", tmp));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno_status(errno, "replace", path));
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + (path.rfind('/') == 0 ? 1 : 0));
-  UniqueFd dfd(::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.valid()) (void)::fsync(dfd.get());
-  return CompactReport{size.value(), end + trailer.size(), index.size()};
+  return impl_->snapshot();
 }
 
 }  // namespace weightkit::xnnpack

@@ -1,4 +1,4 @@
-#include "pack_job.hpp"
+#include "weightkit/xnnpack/pack_job.hpp"
 
 #include <cstring>
 
@@ -55,6 +55,9 @@ Result<Loaded> load(const TensorSource& s) {
   o.populate = true;  // read in full right away
   auto f = MappedFile::open_read(s.path, o);
   if (!f.is_ok()) return f.status();
+  if (s.identity && f.value()->identity() != *s.identity) {
+    return Status(Code::kBadArgument, "'" + s.path + "' changed since the model was opened (replaced or rewritten); reopen the model and pack again");
+  }
   l.file = f.value();
   l.data = l.file->data();
   l.size = l.file->size();
@@ -95,10 +98,12 @@ EntryKey item_key(const Packer& packer, const std::string& name, size_t nc, size
   return key;
 }
 
-Result<PackResult> run_pack_job(PackedWeightsCache& cache, const Packer& packer, const std::vector<PackItem>& items, bool hash_inputs) {
+Result<PackResult> run_pack_job(PackedWeightsCache& cache, const Packer& packer, const std::vector<PackItem>& items, bool hash_inputs,
+                                const std::function<bool()>& cancelled) {
   PackResult result;
   std::vector<float> wscratch, bscratch;
   for (const PackItem& item : items) {
+    if (cancelled && cancelled()) return Status(Code::kBadArgument, "packing was aborted");
     auto size = packer.packed_size(item.nc, item.kc);
     if (!size.is_ok()) return Status(size.status().code(), "'" + item.name + "': " + size.status().message());
     auto w = load(item.weight);

@@ -132,4 +132,22 @@ weightkit_status weightkit_cache_save(weightkit_cache* c) {
   return c->cache->save().is_ok() ? weightkit_status_success : weightkit_status_invalid_state;
 }
 
+void weightkit_cache_read_counters(weightkit_cache* c, weightkit_cache_counters* out) {
+  if (!c || !out) return;
+  const auto s = c->cache->stats();
+  *out = weightkit_cache_counters{};
+  out->hits = s.hits;
+  out->misses = s.misses;
+  out->packs = s.packs;
+  out->reserves = s.reserves;
+  out->entries = s.entries;
+  out->mapped_bytes = s.mapped_bytes;
+  out->heap_bytes = s.heap_bytes;
+  for (uint64_t b : s.fallback_bytes) out->heap_fallback_bytes += b;
+  out->corrupt_entries = s.corrupt_entries;
+  out->file_backed = s.file_backed;
+  out->writer = s.writer;
+  out->trusted = s.trusted;
+}
+
 }  // extern "C"

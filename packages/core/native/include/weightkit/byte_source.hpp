@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -149,8 +150,52 @@ inline uint64_t load_le64(const uint8_t* p) {
   return static_cast<uint64_t>(load_le32(p)) | (static_cast<uint64_t>(load_le32(p + 4)) << 32);
 }
 
-/// a + b, false on uint64 overflow.
+/// *out = a + b (a * b); returns true when the result does not fit in 64 bits.
 inline bool add_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
 inline bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
+
+/// Reads a range of a source front to back through a buffer of bounded size,
+/// so a parser never allocates by a length the file declares: at most
+/// `buffer_bytes` (or the item asked for, which the caller has bounded by what
+/// remains) are held at a time.
+class ChunkReader {
+ public:
+  ChunkReader(const ByteSource& src, uint64_t begin, uint64_t end, size_t buffer_bytes = size_t{1} << 20)
+      : src_(src), pos_(begin), end_(end), cap_(buffer_bytes) {}
+
+  uint64_t position() const { return pos_ - (buf_.size() - at_); }
+  uint64_t remaining() const { return end_ - position(); }
+
+  /// The next n bytes (valid until the next call); WK_BAD_FORMAT past `end`.
+  Result<const uint8_t*> take(size_t n) {
+    if (n > remaining()) {
+      return Status(Code::kBadFormat, "'" + src_.name() + "': " + std::to_string(n) + " bytes needed at offset " +
+                                          std::to_string(position()) + " run past the end of the range");
+    }
+    if (buf_.size() - at_ < n) {
+      std::string next;
+      const uint64_t want = std::max<uint64_t>(n - (buf_.size() - at_), std::min<uint64_t>(cap_, end_ - pos_));
+      next.reserve(buf_.size() - at_ + static_cast<size_t>(want));
+      next.append(buf_, at_, std::string::npos);
+      const size_t old = next.size();
+      next.resize(old + static_cast<size_t>(want));
+      Status st = src_.read(pos_, next.data() + old, static_cast<size_t>(want));
+      if (!st.is_ok()) return st;
+      pos_ += want;
+      buf_ = std::move(next);
+      at_ = 0;
+    }
+    const auto* p = reinterpret_cast<const uint8_t*>(buf_.data()) + at_;
+    at_ += n;
+    return p;
+  }
+
+ private:
+  const ByteSource& src_;
+  uint64_t pos_, end_;
+  size_t cap_;
+  std::string buf_;
+  size_t at_ = 0;
+};
 
 }  // namespace weightkit

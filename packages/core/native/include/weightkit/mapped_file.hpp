@@ -1,7 +1,9 @@
 // weightkit/mapped_file.hpp — a small portable-POSIX mapping layer.
 //
 // Invariants every core relies on:
-//  * a file is opened with O_CLOEXEC | O_NOFOLLOW and must be a regular file;
+//  * a file is opened with O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK and must be a
+//    regular file: a FIFO or device is refused at once instead of blocking the
+//    opening thread until some writer appears;
 //  * the range to map is checked against fstat() BEFORE mmap(), so a mapping
 //    never extends past the end of the file as it was when validated;
 //  * callers get the exact byte range they asked for even though mmap works in
@@ -14,16 +16,19 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
 
+#include "weightkit/platform.hpp"
 #include "weightkit/status.hpp"
 
 namespace weightkit {
@@ -50,6 +55,7 @@ inline Status errno_status(int err, const std::string& what, const std::string& 
     case EPERM: hint = "check the file's permissions"; break;
     case EISDIR: code = Code::kBadArgument; hint = "pass a file, not a directory"; break;
     case EWOULDBLOCK: code = Code::kLocked; hint = "another process holds the file"; break;
+    case EROFS: hint = "the file system is read-only"; break;
     default: break;
   }
   std::string msg = what + " '" + path + "' failed: " + std::strerror(err);
@@ -87,15 +93,20 @@ enum class OpenMode {
   kReadOnly,
   kReadWrite,        // existing file
   kReadWriteCreate,  // created 0600 when missing
+  kCreateExclusive,  // a new file, 0600; fails (EEXIST) when the name is taken
 };
 
-/// Opens `path` without following a final symlink and checks it is a regular file.
+/// Opens `path` without following a final symlink and checks it is a regular
+/// file. O_NONBLOCK keeps a FIFO from blocking the open; it is cleared again
+/// (it means nothing for regular files, but a descriptor handed on should not
+/// carry it).
 inline Result<UniqueFd> open_regular_file(const std::string& path, OpenMode mode) {
-  int flags = O_CLOEXEC | O_NOFOLLOW;
+  int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
   switch (mode) {
     case OpenMode::kReadOnly: flags |= O_RDONLY; break;
     case OpenMode::kReadWrite: flags |= O_RDWR; break;
     case OpenMode::kReadWriteCreate: flags |= O_RDWR | O_CREAT; break;
+    case OpenMode::kCreateExclusive: flags |= O_RDWR | O_CREAT | O_EXCL; break;
   }
   int fd;
   do {
@@ -106,9 +117,100 @@ inline Result<UniqueFd> open_regular_file(const std::string& path, OpenMode mode
   struct stat st;
   if (::fstat(fd, &st) != 0) return errno_status(errno, "stat", path);
   if (!S_ISREG(st.st_mode)) {
-    return Status(Code::kBadArgument, "'" + path + "' is not a regular file (pass a weights file)");
+    return Status(Code::kBadArgument, "'" + path + "' is not a regular file (a FIFO, device, socket or directory); pass a weights file");
   }
+  (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return owned;
+}
+
+/// What identifies a file's contents as of a moment: a replaced file has
+/// another (dev, ino); one rewritten in place another size or change time.
+struct FileIdentity {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool same_file(const FileIdentity& o) const { return dev == o.dev && ino == o.ino; }
+  bool operator==(const FileIdentity& o) const {
+    return same_file(o) && size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns;
+  }
+  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
+};
+
+inline FileIdentity identity_of(const struct stat& st) {
+  FileIdentity id;
+  id.dev = static_cast<uint64_t>(st.st_dev);
+  id.ino = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  id.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  return id;
+}
+
+inline Result<FileIdentity> file_identity(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return errno_status(errno, "stat", path);
+  return identity_of(st);
+}
+
+/// An opaque text form, so JavaScript can carry an identity from one addon to another.
+inline std::string to_token(const FileIdentity& id) {
+  return std::to_string(id.dev) + ":" + std::to_string(id.ino) + ":" + std::to_string(id.size) + ":" + std::to_string(id.mtime_ns) + ":" +
+         std::to_string(id.ctime_ns);
+}
+
+inline bool from_token(const std::string& text, FileIdentity* id) {
+  unsigned long long dev, ino, size;
+  long long mtime, ctime;
+  char tail;
+  if (std::sscanf(text.c_str(), "%llu:%llu:%llu:%lld:%lld%c", &dev, &ino, &size, &mtime, &ctime, &tail) != 5) return false;
+  *id = FileIdentity{dev, ino, size, mtime, ctime};
+  return true;
+}
+
+/// The identity of whatever is at `path` now (a symlink is not followed).
+inline Result<FileIdentity> path_identity(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return errno_status(errno, "stat", path);
+  return identity_of(st);
+}
+
+/// Writes all of [data, data+n) at `offset`, retrying short writes and EINTR.
+inline Status write_all_at(int fd, const void* data, size_t n, uint64_t offset, const std::string& path) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::pwrite(fd, p + done, n - done, static_cast<off_t>(offset + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return errno_status(w < 0 ? errno : EIO, "write", path);
+    done += static_cast<size_t>(w);
+  }
+  return Status::ok();
+}
+
+/// Writes two buffers back to back at `offset` (one system call when it can).
+inline Status write_two_at(int fd, const void* a, size_t na, const void* b, size_t nb, uint64_t offset, const std::string& path) {
+  struct iovec iov[2] = {{const_cast<void*>(a), na}, {const_cast<void*>(b), nb}};
+  ssize_t w;
+  do {
+    w = ::pwritev(fd, iov, 2, static_cast<off_t>(offset));
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) return errno_status(errno, "write", path);
+  const size_t done = static_cast<size_t>(w);
+  if (done >= na + nb) return Status::ok();
+  if (done < na) {
+    Status st = write_all_at(fd, static_cast<const uint8_t*>(a) + done, na - done, offset + done, path);
+    if (!st.is_ok()) return st;
+    return write_all_at(fd, b, nb, offset + na, path);
+  }
+  return write_all_at(fd, static_cast<const uint8_t*>(b) + (done - na), nb - (done - na), offset + done, path);
+}
+
+/// Allocates blocks for [offset, offset+length): a full disk is an error here
+/// rather than a SIGBUS when a mapping touches a page later.
+inline Status allocate_range(int fd, uint64_t offset, uint64_t length, const std::string& path) {
+  if (length == 0) return Status::ok();
+  int err = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+  if (err != 0) return errno_status(err, "reserve space in", path);
+  return Status::ok();
 }
 
 /// Current size of an open file.
@@ -173,12 +275,7 @@ class MappedRegion {
     const size_t slack = static_cast<size_t>(offset - aligned);
     const size_t map_len = static_cast<size_t>(length) + slack;
     int prot = access == Access::kReadOnly ? PROT_READ : PROT_READ | PROT_WRITE;
-    int flags = MAP_SHARED;
-#ifdef MAP_POPULATE
-    if (populate) flags |= MAP_POPULATE;
-#else
-    (void)populate;
-#endif
+    const int flags = MAP_SHARED | platform::populate_flag(populate);
     void* p = ::mmap(nullptr, map_len, prot, flags, fd, static_cast<off_t>(aligned));
     if (p == MAP_FAILED) return errno_status(errno, "mmap", path);
     r.base_ = p;
@@ -242,26 +339,28 @@ class MappedFile {
   static Result<std::shared_ptr<MappedFile>> open_read(const std::string& path, Options opts) {
     auto fd = open_regular_file(path, OpenMode::kReadOnly);
     if (!fd.is_ok()) return fd.status();
-    auto size = weightkit::file_size(fd.value().get(), path);
-    if (!size.is_ok()) return size.status();
+    auto id = file_identity(fd.value().get(), path);
+    if (!id.is_ok()) return id.status();
     uint64_t length = opts.length;
     if (length == UINT64_MAX) {
-      if (opts.offset > size.value()) {
+      if (opts.offset > id.value().size) {
         return Status(Code::kBadFormat, "offset " + std::to_string(opts.offset) + " is past the end of '" + path + "'");
       }
-      length = size.value() - opts.offset;
+      length = id.value().size - opts.offset;
     }
     auto region = MappedRegion::map(fd.value().get(), path, opts.offset, length, Access::kReadOnly, opts.populate);
     if (!region.is_ok()) return region.status();
     auto file = std::shared_ptr<MappedFile>(new MappedFile());
     file->path_ = path;
-    file->file_size_ = size.value();
+    file->identity_ = id.value();
     file->region_ = std::move(region).value();
     return file;
   }
 
   const std::string& path() const { return path_; }
-  uint64_t file_size() const { return file_size_; }
+  uint64_t file_size() const { return identity_.size; }
+  /// The file as it was when mapped (device, inode, size, times).
+  const FileIdentity& identity() const { return identity_; }
   const MappedRegion& region() const { return region_; }
   const uint8_t* data() const { return region_.data(); }
   size_t size() const { return region_.size(); }
@@ -269,7 +368,7 @@ class MappedFile {
  private:
   MappedFile() = default;
   std::string path_;
-  uint64_t file_size_ = 0;
+  FileIdentity identity_;
   MappedRegion region_;
 };
 

@@ -1,20 +1,23 @@
 // weightkit/xnnpack/cache.hpp — the packed-weights cache core (C++17, no
 // Node-API). ExecuTorch XNNWeightsCache semantics on an XPWC file:
 //
-//  * entries keyed by name (weight name + bias name), seed, packer
-//    fingerprint and optionally a content hash of the unpacked inputs;
-//  * reserve_space -> pack in place -> look_up_or_insert, as XNNPACK does;
-//    file-backed reservations are page-aligned regions of the file, blocks
-//    reserved with posix_fallocate at reserve (a full disk falls back to the
-//    heap, counted, never SIGBUS); the packer writes into a reused staging
-//    buffer, and insert pwrites it into the region and maps it read-only, so
-//    the reserved pointer is valid until insert and the entry's bytes are
-//    reached through the returned view / offset_to_addr afterwards, as in
-//    XNNPACK;
-//  * initialize_for_runtime / finalize_for_runtime (flush only what is new,
-//    bump ref counts, return the names used) / delete_packed_data;
-//  * save appends one trailer for every entry; a crash at any point leaves the
-//    previous trailer intact and findable;
+//  * entries keyed by name (weight name + bias name), seed, packer fingerprint
+//    and optionally a content hash of the unpacked inputs; an entry that
+//    records no fingerprint (ExecuTorch's) matches any, one from a v1 file
+//    any seed;
+//  * reserve_space -> pack -> look_up_or_insert, as XNNPACK does: the packer
+//    writes into a reused staging buffer; insert writes a region record and the
+//    bytes into the file and maps them read-only, so the reserved pointer is
+//    valid until insert and the entry is reached through its token afterwards;
+//    a full disk leaves the entry on the heap (counted), never a SIGBUS;
+//  * initialize_for_runtime / finalize_for_runtime (flush what is new, bump
+//    ref counts, return the names used, and save: the trailer is at EOF after
+//    every finalize) / delete_packed_data;
+//  * a file that ends in regions nobody saved (a writer was killed) is
+//    repaired by the next writer before anything else: regions whose record
+//    vouches for them are kept, the trailer is re-written at EOF;
+//  * every loaded entry is checksummed on first use unless the file is,
+//    byte for byte, as weightkit last verified it;
 //  * one instance per file per process, shared by every model; all methods
 //    are thread-safe.
 //
@@ -24,38 +27,41 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "weightkit/mapped_file.hpp"
 #include "weightkit/status.hpp"
 #include "weightkit/xnnpack/xpwc.hpp"
 
 namespace weightkit::xnnpack {
 
+/// When the bytes of entries loaded from the file are checksummed.
+enum class Verify {
+  kFirstUse,  // the first time this process serves each entry (default), unless the file is stamped as verified
+  kOpen,      // every entry while opening
+  kNone,      // never (trust the file)
+};
+
 struct CacheOptions {
   std::string path;            // "" keeps every packed weight on the heap (opt-out)
   bool async_flush = false;    // finalize starts write-back without waiting for it
   int lock_wait_ms = 0;        // how long to wait for another writer (0: fall back to heap at once)
-  bool verify_on_open = false; // checksum every loaded entry when opening
+  Verify verify = Verify::kFirstUse;
 };
 
 struct EntryKey {
   std::string name;            // weight name + bias name
   uint32_t seed = 0;
-  uint32_t packer_id = 0;      // 0 matches any packer (XNNPACK callers without fingerprints)
+  uint32_t packer_id = 0;      // the packer's fingerprint (XNNPACK's fingerprint_id); 0: none given
   uint32_t packer_version = 0;
   uint64_t input_hash = 0;     // 0: not checked
   bool transient = false;      // never written to the file (e.g. keyed by raw pointers)
 };
 
-/// Where an entry's bytes are; `token` is the opaque offset handed to XNNPACK.
+/// Where an entry's bytes are; `token` is the opaque offset handed to XNNPACK
+/// (an id, never an address).
 struct EntryView {
   const uint8_t* data = nullptr;
   uint64_t size = 0;
@@ -67,11 +73,11 @@ struct EntryView {
   uint64_t base_size = 0;
 };
 
-enum class Fallback { kNoSpace = 0, kLocked, kIoError, kUnsupported, kInvalidFile, kCount };
+enum class Fallback { kNoSpace = 0, kLocked, kIoError, kUnsupported, kInvalidFile, kReadOnly, kCount };
 const char* fallback_name(Fallback f);
 
 struct Stats {
-  uint64_t hits = 0, misses = 0, packs = 0, superseded = 0;
+  uint64_t hits = 0, misses = 0, packs = 0, superseded = 0, reserves = 0;
   uint64_t entries = 0, loaded_entries = 0;
   uint64_t mapped_bytes = 0;   // entries in file pages (loaded or packed into the file)
   uint64_t heap_bytes = 0;     // entries on the heap
@@ -79,9 +85,15 @@ struct Stats {
   double flush_ms = 0;
   uint64_t flushed_bytes = 0;
   uint64_t file_bytes = 0, orphan_bytes = 0;
-  uint64_t saves = 0;
-  bool file_backed = false, writer = false, recovered = false;
-  std::string rebuilt_from;    // where an invalid file was moved aside, if it was
+  uint64_t saves = 0, save_errors = 0;
+  uint64_t verified_bytes = 0;     // loaded bytes checksummed by this process
+  uint64_t corrupt_entries = 0;    // loaded entries whose checksum failed (dropped, packed again)
+  uint64_t repaired_entries = 0;   // unsaved regions a repair kept
+  uint64_t repair_dropped_bytes = 0;
+  bool file_backed = false, writer = false, recovered = false, trusted = false, read_only = false;
+  std::string rebuilt_from;    // where a damaged file was moved aside, if it was
+  std::string refused;         // why the file is not used, when it is not
+  std::string last_save_error;
 };
 
 struct VerifyReport {
@@ -92,16 +104,19 @@ struct VerifyReport {
 class PackedWeightsCache {
  public:
   /// Opens (or creates, 0600) the cache at options.path; the same file opened
-  /// twice in one process returns the same instance.
+  /// twice in one process returns the same instance. A non-empty file that is
+  /// not a cache (no XPWC footer, no earlier trailer) is refused with
+  /// WK_BAD_FORMAT and left as it is.
   static Result<std::shared_ptr<PackedWeightsCache>> open(const CacheOptions& options);
+  /// Saves what is unsaved (no tail is left behind) and releases the file.
   ~PackedWeightsCache();
   PackedWeightsCache(const PackedWeightsCache&) = delete;
   PackedWeightsCache& operator=(const PackedWeightsCache&) = delete;
 
   // -- the XNNPACK protocol --
   std::optional<EntryView> look_up(const EntryKey& key);
-  /// Writable, zeroed memory for n packed bytes, valid until look_up_or_insert:
-  /// staging for a file region when possible, else heap. nullptr only when out of memory.
+  /// Writable, zeroed memory for n packed bytes, valid until look_up_or_insert.
+  /// nullptr only when out of memory.
   void* reserve_space(size_t n);
   /// The same without zeroing, for packers that write every byte they insert.
   void* reserve_space_for_overwrite(size_t n);
@@ -116,15 +131,17 @@ class PackedWeightsCache {
 
   // -- the ExecuTorch lifecycle --
   void initialize_for_runtime();
+  /// Flushes, bumps ref counts, returns the names used and saves (a failed
+  /// save is counted in stats and retried at close; the entries stay usable).
   Result<std::vector<std::string>> finalize_for_runtime();
   void delete_packed_data(const std::vector<std::string>& names);
 
   /// Writes a trailer covering every file-backed entry; a no-op (bytes and
-  /// mtime unchanged) when nothing was packed into the file since the last save.
+  /// mtime unchanged) when nothing changed since the last save.
   Result<bool> save();
   Result<VerifyReport> verify();
   Stats stats();
-  const std::string& path() const { return options_.path; }
+  const std::string& path() const;
   /// A view of a committed entry by name (no key checks), for JS views.
   std::optional<EntryView> find(const std::string& name);
   /// The entry a token refers to.
@@ -134,16 +151,17 @@ class PackedWeightsCache {
   struct Impl;
 
  private:
-  explicit PackedWeightsCache(CacheOptions options);
+  PackedWeightsCache();
   std::unique_ptr<Impl> impl_;
-  CacheOptions options_;
 };
 
 /// Read-only facts about a cache file (CLI `cache inspect`).
 struct FileInfo {
   uint32_t version = 0;
-  uint64_t file_bytes = 0, orphan_bytes = 0;
+  uint64_t file_bytes = 0, orphan_bytes = 0, tail_bytes = 0;
   bool recovered = false, integrity = false;
+  /// True when the last 20 bytes are a footer ExecuTorch's loader accepts.
+  bool footer_at_eof = false;
   std::vector<xpwc::IndexEntry> entries;
 };
 Result<FileInfo> inspect_file(const std::string& path);
@@ -152,9 +170,10 @@ Result<VerifyReport> verify_file(const std::string& path);
 
 struct CompactReport {
   uint64_t bytes_before = 0, bytes_after = 0, entries = 0;
+  std::vector<std::string> dropped;  // damaged entries left out (they are packed again on next use)
 };
-/// Rewrites the file without orphans (temp file + rename); WK_LOCKED while
-/// any process, this one included, has it open.
+/// Rewrites the file without orphans or damaged entries (private temp file +
+/// rename); WK_LOCKED while any process, this one included, has it open.
 Result<CompactReport> compact_file(const std::string& path);
 
 }  // namespace weightkit::xnnpack

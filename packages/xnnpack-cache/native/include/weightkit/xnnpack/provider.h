@@ -9,8 +9,7 @@
  *   weightkit_cache_register_unpacked(c, "linear.bias", b_ptr);
  *   struct weightkit_weights_cache_provider p = weightkit_cache_provider(c);
  *   ... create operators; XNNPACK calls look_up / reserve_space / look_up_or_insert ...
- *   weightkit_cache_finalize_for_runtime(c, on_name, ctx);  // flush, ref counts, names used
- *   weightkit_cache_save(c);                                // trailer for the next process
+ *   weightkit_cache_finalize_for_runtime(c, on_name, ctx);  // flush, ref counts, names used, trailer at EOF
  *   ... weightkit_cache_delete_packed_data(c, names, n) when the runtime goes away
  *   weightkit_cache_close(c);
  */
@@ -72,6 +71,16 @@ enum weightkit_status weightkit_cache_finalize_for_runtime(weightkit_cache* cach
                                                            void (*on_name)(void* user, const char* name), void* user);
 void weightkit_cache_delete_packed_data(weightkit_cache* cache, const char* const* names, size_t count);
 enum weightkit_status weightkit_cache_save(weightkit_cache* cache);
+
+/* What the cache did so far (for logs and tests). */
+struct weightkit_cache_counters {
+  uint64_t hits, misses, packs, reserves;
+  uint64_t entries, mapped_bytes, heap_bytes;
+  uint64_t heap_fallback_bytes; /* packed on the heap although a file was configured */
+  uint64_t corrupt_entries;     /* loaded entries whose checksum failed (packed again) */
+  bool file_backed, writer, trusted;
+};
+void weightkit_cache_read_counters(weightkit_cache* cache, struct weightkit_cache_counters* out);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,13 @@
-#include "weightkit/xnnpack/bench.hpp"
+// xnnpack_bench: native measurements the packed-weights cache benchmark
+// (tools/src/bench) needs, as a program the benchmark runs, so no benchmark
+// code ships in the library or the addon. Prints one JSON object.
+//   xnnpack_bench packer <f32-gemm|qc8w> <nc> <kc> <reps> <nr>
+//   xnnpack_bench backing <path> <total-bytes> <region-bytes> <sparse-mmap|fallocate-mmap|fallocate-pwrite>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
+#include "weightkit/xnnpack/packers.hpp"
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -10,6 +18,20 @@
 #include "weightkit/mapped_file.hpp"
 
 namespace weightkit::xnnpack {
+
+struct PackerTiming {
+  double pack_ns = 0;    // median over reps: pack an [nc, kc] f32 weight
+  double memcpy_ns = 0;  // median over reps: memcpy of the same source bytes
+  uint64_t source_bytes = 0, packed_bytes = 0;
+};
+
+/// How a file range gets its bytes, region by region.
+enum class Backing {
+  kSparseMapped,     // ftruncate, memcpy into a MAP_SHARED mapping (ExecuTorch's way)
+  kFallocateMapped,  // posix_fallocate first, then the same
+  kFallocateWrite,   // posix_fallocate first, then pwrite from a reused buffer (weightkit's way)
+};
+
 namespace {
 
 double now_ns() {
@@ -62,12 +84,8 @@ Result<double> time_file_backing(const std::string& path, uint64_t total, uint64
       if (err != 0) return errno_status(err, "posix_fallocate", path);
     }
     if (how == Backing::kFallocateWrite) {
-      for (size_t done = 0; done < src.size();) {
-        ssize_t w = ::pwrite(f, src.data() + done, src.size() - done, static_cast<off_t>(off + done));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return errno_status(w < 0 ? errno : EIO, "pwrite", path);
-        done += static_cast<size_t>(w);
-      }
+      Status st = write_all_at(f, src.data(), src.size(), off, path);
+      if (!st.is_ok()) return st;
       continue;
     }
     auto r = MappedRegion::map(f, path, off, region, Access::kSharedWritable);
@@ -87,3 +105,27 @@ Result<double> time_file_backing(const std::string& path, uint64_t total, uint64
 }
 
 }  // namespace weightkit::xnnpack
+
+int main(int argc, char** argv) {
+  using namespace weightkit::xnnpack;
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "packer" && argc == 7) {
+    auto p = packer_from_name(argv[2], static_cast<uint32_t>(std::atoi(argv[6])), 1, 1);
+    if (!p.is_ok()) return std::fprintf(stderr, "%s\n", p.status().message().c_str()), 1;
+    auto t = time_packer(p.value(), std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10), std::atoi(argv[5]));
+    if (!t.is_ok()) return std::fprintf(stderr, "%s\n", t.status().message().c_str()), 1;
+    std::printf("{\"packNs\":%.1f,\"memcpyNs\":%.1f,\"sourceBytes\":%llu,\"packedBytes\":%llu}\n", t.value().pack_ns, t.value().memcpy_ns,
+                static_cast<unsigned long long>(t.value().source_bytes), static_cast<unsigned long long>(t.value().packed_bytes));
+    return 0;
+  }
+  if (mode == "backing" && argc == 6) {
+    const std::string how = argv[5];
+    const Backing b = how == "sparse-mmap" ? Backing::kSparseMapped : how == "fallocate-mmap" ? Backing::kFallocateMapped : Backing::kFallocateWrite;
+    auto ms = time_file_backing(argv[2], std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10), b);
+    if (!ms.is_ok()) return std::fprintf(stderr, "%s\n", ms.status().message().c_str()), 1;
+    std::printf("{\"ms\":%.3f}\n", ms.value());
+    return 0;
+  }
+  std::fprintf(stderr, "usage: xnnpack_bench packer <kind> <nc> <kc> <reps> <nr> | backing <path> <total> <region> <how>\n");
+  return 2;
+}

@@ -4,11 +4,13 @@
 // can disappear under the packer.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "weightkit/mapped_file.hpp"
 #include "weightkit/xnnpack/cache.hpp"
 #include "weightkit/xnnpack/packers.hpp"
 
@@ -19,6 +21,7 @@ enum class SourceDtype { kF32, kF16, kBF16 };
 struct TensorSource {
   std::string path;            // a file range...
   uint64_t offset = 0, length = 0;
+  std::optional<FileIdentity> identity;  // the file as the caller opened it: a replaced or rewritten file is refused
   std::vector<uint8_t> bytes;  // ...or bytes of our own
   SourceDtype dtype = SourceDtype::kF32;
   bool from_file() const { return !path.empty(); }
@@ -41,6 +44,8 @@ EntryKey item_key(const Packer& packer, const std::string& name, size_t nc, size
 
 /// Looks every item up and packs the misses; the key carries the packer's
 /// fingerprint and, with hash_inputs, a content hash of the unpacked bytes.
-Result<PackResult> run_pack_job(PackedWeightsCache& cache, const Packer& packer, const std::vector<PackItem>& items, bool hash_inputs);
+/// `cancelled` is polled between items.
+Result<PackResult> run_pack_job(PackedWeightsCache& cache, const Packer& packer, const std::vector<PackItem>& items, bool hash_inputs,
+                                const std::function<bool()>& cancelled = nullptr);
 
 }  // namespace weightkit::xnnpack

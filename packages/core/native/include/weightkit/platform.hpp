@@ -1,0 +1,65 @@
+// weightkit/platform.hpp — the one place Linux-only system calls are used.
+//
+// Platform policy (see packages/core/cmake/weightkit.cmake): weightkit builds
+// and is tested on Linux with glibc. Everything below has a portable meaning;
+// a port replaces these few functions, nothing else.
+#pragma once
+
+#if !defined(__linux__)
+#error "weightkit's native cores build on Linux only (see weightkit.cmake's platform policy)"
+#endif
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+
+namespace weightkit::platform {
+
+/// Starts writing [offset, offset+length) back to disk without waiting
+/// (msync(MS_ASYNC) starts nothing on Linux).
+inline void start_writeback(int fd, uint64_t offset, uint64_t length) {
+  (void)::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+}
+
+/// rename() that fails with EEXIST instead of replacing an existing file.
+inline int rename_no_replace(const char* from, const char* to) { return ::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE); }
+
+/// 64 unpredictable bits (for names no other user can guess).
+inline uint64_t random_u64() {
+  uint64_t r = 0;
+  if (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+    r = static_cast<uint64_t>(::getpid()) * 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(::time(nullptr)) ^ reinterpret_cast<uintptr_t>(&r);
+  }
+  return r;
+}
+
+/// An open-file-description lock on one byte (it belongs to this open of the
+/// file, not to the process). Returns 0, or the errno that refused it.
+inline int try_lock_byte(int fd, off_t byte, bool exclusive) {
+  struct flock fl {};
+  fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = byte;
+  fl.l_len = 1;
+  return ::fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+inline void unlock_byte(int fd, off_t byte) {
+  struct flock fl {};
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = byte;
+  fl.l_len = 1;
+  (void)::fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/// mmap flags that pre-fault the mapping when asked.
+inline int populate_flag(bool populate) { return populate ? MAP_POPULATE : 0; }
+
+}  // namespace weightkit::platform
