@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   WK_CLOSED: 'The object was used after close(). Reopen it.',
   WK_NO_SPACE: 'The filesystem is full. Free space or choose another location; nothing already saved is lost.',
   WK_DEVICE: 'The accelerator (real or emulated) reported a failure.',
+  WK_BUSY: 'The object is running a long operation (await it first); the call returned at once instead of blocking the event loop.',
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AddonBase, loadNativeAddon } from '@weightkit/core';
-import type { OffloadWeight } from './offload.js';
-
+import type { OffloadStats, OffloadWeight } from './types.js';
 
 export interface NativePlan {
   budgetBytes: number;
@@ -19,14 +18,8 @@ export interface NativePlan {
   plannedBytesPerPass: number | null;
 }
 
-export interface NativeStats {
-  bytesH2D: number; hits: number; misses: number; evictions: number; prefetches: number; passes: number;
-  stallMs: number; copyMs: number; computeMs: number; peakDeviceBytes: number; residentBytes: number;
-  stagedBytes: number; allocRetries: number; hostRegistered: boolean; overlap: number;
-  bytesH2DPerPass: number[]; msPerPass: number[]; stallMsPerPass: number[]; copyMsPerPass: number[];
-  residency: { pinnedWeights: number; pinnedBytes: number; reserveBytes: number; prefetchAcrossPasses: boolean };
-  pinnedCopyGBps: number; deviceName: string;
-}
+/** What the addon reports: the public stats less what the JS side adds. */
+export type NativeStats = Omit<OffloadStats, 'device' | 'budgetBytes'>;
 
 export interface NativeAcquired {
   weight: number;
@@ -42,11 +35,13 @@ export interface NativeRuntime {
   acquireNext(name: string): NativeAcquired;
   release(probe: number): void;
   compute(step: number): void;
-  runPasses(passes: number): Promise<void>;
+  runPasses(passes: number, cancel?: Int32Array): Promise<void>;
+  /** A snapshot of the last finished pass while busy. */
   stats(): NativeStats;
   readBack(weight: number): Uint8Array;
-  hazards(): string[];
-  close(): void;
+  busy(): boolean;
+  /** Resolves once the session (and its device memory) is freed. */
+  close(): Promise<void>;
 }
 
 export interface NativeCreateOptions {
@@ -54,6 +49,7 @@ export interface NativeCreateOptions {
   schedule?: number[][];
   budgetBytes: number;
   policy?: 'next-use' | 'lru';
+  objective?: 'fastest' | 'fewest-bytes';
   pinned?: number[];
   prefetchBytes?: number;
   prefetchUs?: number;

@@ -14,10 +14,9 @@
  *
  * @packageDocumentation
  */
-export {
-  OffloadRuntime, deviceBytes, scheduleIndices, weightsOf, type AcquiredWeight, type EmuOptions, type OffloadOptions, type OffloadResidency, type OffloadStats, type OffloadWeight,
-  type ScheduleInput,
-} from './offload.js';
+export { OffloadRuntime, type OffloadOptions, type RunOptions } from './offload.js';
+export type { AcquiredWeight, EmuOptions, OffloadResidency, OffloadStats, OffloadWeight, ScheduleInput } from './types.js';
+export { deviceBytes, scheduleIndices, weightsOf } from './weights.js';
 export { plan, simulateEviction, type OffloadPlan } from './plan.js';
 export { chooseDevice, probeCuda, type CudaProbe } from './device.js';
 export { CUDA_OPTIONS } from './options.js';

@@ -2,29 +2,23 @@
  * {@link OffloadRuntime}: runs a model whose weights exceed device memory.
  * Weights stay in host memory; device pointers are handed out just in time,
  * within `budgetMb`, with next-use eviction and look-ahead prefetch.
+ *
+ * While `runPasses` runs (on a worker thread), `stats()` answers from the last
+ * finished pass and every other call throws WK_BUSY at once: nothing a runtime
+ * does ever blocks the event loop.
  * @module
  */
-import { BackendOptions, type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo } from '@weightkit/core';
+import { BackendOptions, type NamedDataMap, WeightkitError, withSignal } from '@weightkit/core';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
+import type { AcquiredWeight, EmuOptions, OffloadStats, ScheduleInput } from './types.js';
+import { scheduleIndices, weightsOf } from './weights.js';
 
 const MiB = 1024 * 1024;
-
-/** A schedule: steps in order, each the names (or catalog indices) of the weights it uses. */
-export type ScheduleInput = readonly (string | number | readonly (string | number)[])[];
-
-/** The emulated device's model. */
-export interface EmuOptions {
-  /** Host-to-device bandwidth for pinned or registered memory, GB/s (default 25, PCIe 4 x16). */
-  h2dGBps?: number;
-  /** Fixed cost per copy, microseconds (default 5). */
-  copyLatencyUs?: number;
-  /** Pageable copies run at this fraction of the bandwidth (default 0.33). */
-  pageableFactor?: number;
-  /** Whether host memory can be registered in place (default true; false exercises the staging ring). */
-  hostRegister?: boolean;
-}
+/** Budgets and look-ahead are limited to 8 TiB, and times to 1e12 us: far beyond any device, and exact in a double. */
+const MAX_MIB = 8 * 1024 * 1024;
+const MAX_US = 1e12;
 
 /** Options for {@link OffloadRuntime.create}. */
 export interface OffloadOptions {
@@ -38,6 +32,13 @@ export interface OffloadOptions {
   device?: 'auto' | 'cuda' | 'emu';
   /** `next-use` (default, Belady) or `lru` (a comparison baseline). */
   policy?: 'next-use' | 'lru';
+  /**
+   * What the planner optimises when a compute cost is modelled: `fastest`
+   * (default: the fastest pass, then the fewest bytes) or `fewest-bytes`
+   * (the fewest bytes per pass, then the fastest). On models whose weights
+   * differ in size the two can differ; see the guide, "Two objectives".
+   */
+  objective?: 'fastest' | 'fewest-bytes';
   /** Weights kept resident for the runtime's lifetime. */
   pinned?: readonly string[];
   /** Look-ahead: at most this many MiB copied ahead of compute (default: unlimited within the budget). */
@@ -56,137 +57,28 @@ export interface OffloadOptions {
   options?: BackendOptions;
 }
 
-/** One weight handed out by {@link OffloadRuntime.acquire}. */
-export interface AcquiredWeight {
-  /** Catalog index. */
-  weight: number;
-  name: string;
-  /** Device address, valid until the weight is released and evicted. */
-  devicePtr: bigint;
-  bytes: number;
-  /** True when it was already on the device. */
-  hit: boolean;
-}
-
-/** Counters of a runtime. Times are virtual on the emulated device. */
-export interface OffloadStats {
-  device: 'cuda' | 'emu';
-  budgetBytes: number;
-  /** Bytes copied host-to-device so far. */
-  bytesH2D: number;
-  /** Uses served from device memory / that needed a copy. */
-  hits: number;
-  misses: number;
-  evictions: number;
-  /** Copies started before their use (look-ahead). */
-  prefetches: number;
-  passes: number;
-  /** Time the compute stream waited for copies. */
-  stallMs: number;
-  /** Time the copy engine was busy. */
-  copyMs: number;
-  /** Modelled compute time. */
-  computeMs: number;
-  /** The pool's used-memory watermark: never above the budget. */
-  peakDeviceBytes: number;
-  residentBytes: number;
-  /** Bytes that went through the pinned staging ring (host memory not registered). */
-  stagedBytes: number;
-  /** Synchronize-and-retry after the pool refused an allocation. */
-  allocRetries: number;
-  hostRegistered: boolean;
-  /** Share of copy time hidden behind compute (1 = all). */
-  overlap: number;
-  bytesH2DPerPass: number[];
-  msPerPass: number[];
-  stallMsPerPass: number[];
-  copyMsPerPass: number[];
-  /**
-   * The residency plan chosen at create: weights kept on the device for good,
-   * the reserve copies run ahead into, and whether copies for the next pass
-   * may start before the current one ends. With a compute model
-   * (`computeUsPerStep` / `computeUsPerMiB`) it is the plan whose dry run on a
-   * timing device gave the fastest pass, within one largest weight of the
-   * fewest bytes; without one, the plan that moves the fewest bytes.
-   */
-  residency: OffloadResidency;
-  /**
-   * Plain host-to-device copies from pinned memory on this device, GB/s (1e9
-   * bytes): the best of three timed 8 MiB copies at create, through the same
-   * device layer (on the emulator, its configured bandwidth). The baseline the
-   * runtime's own copy rate is compared with.
-   */
-  pinnedCopyGBps: number;
-  /** The GPU's name on CUDA; "emulated CUDA runtime" on the emulator. */
-  deviceName: string;
-}
-
-/** The residency plan a runtime runs with (see {@link OffloadStats.residency}). */
-export interface OffloadResidency {
-  pinnedWeights: number;
-  pinnedBytes: number;
-  reserveBytes: number;
-  prefetchAcrossPasses: boolean;
-}
-
-/** One weight as the runtime sees it: its device size and where its host bytes are. */
-export interface OffloadWeight {
-  name: string;
-  bytes: number;
-  /** A file range the runtime maps itself... */
-  path?: string;
-  offset?: number;
-  length?: number;
-  /** ...or bytes it copies (decoded tensors). */
-  data?: Uint8Array;
-}
-
-/** Bytes a tensor takes on the device: what `get()` returns (quantized tensors decoded). */
-export function deviceBytes(t: TensorInfo): number {
-  if (!t.quantization) return t.byteLength;
-  return t.shape.reduce((a, b) => a * b, 1) * (dtypeInfo(t.dtype).bits / 8);
-}
-
-/** Weights and schedule indices from a map. */
-export function weightsOf(map: NamedDataMap): { weights: OffloadWeight[]; names: string[] } {
-  const weights: OffloadWeight[] = [];
-  for (const t of map.catalog) {
-    if (t.byteLength === 0) continue;
-    const loc = map.location?.(t.name);
-    if (loc) {
-      weights.push({ name: t.name, bytes: loc.length, path: loc.path, offset: loc.offset, length: loc.length });
-    } else {
-      const v = map.get(t.name);
-      weights.push({ name: t.name, bytes: v.byteLength, data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
-    }
+/** `value` when it is a number in [0, max]; WK_BAD_ARGUMENT naming `what` otherwise. */
+function inRange(value: unknown, what: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `${what} must be a number from 0 to ${max}, got ${String(value)}`);
   }
-  return { weights, names: weights.map((w) => w.name) };
-}
-
-/** Resolves names to catalog indices; WK_BAD_ARGUMENT names an unknown weight. */
-export function scheduleIndices(schedule: ScheduleInput | undefined, names: readonly string[]): number[][] | undefined {
-  if (!schedule) return undefined;
-  const index = new Map(names.map((n, i) => [n, i]));
-  const resolve = (x: string | number): number => {
-    if (typeof x === 'number') {
-      if (!Number.isInteger(x) || x < 0 || x >= names.length) throw new WeightkitError('WK_BAD_ARGUMENT', `schedule index ${x} is not a weight (0..${names.length - 1})`);
-      return x;
-    }
-    const i = index.get(x);
-    if (i === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', `schedule names '${x}', which is not a weight of the model`);
-    return i;
-  };
-  return schedule.map((step) => (Array.isArray(step) ? (step as (string | number)[]).map(resolve) : [resolve(step as string | number)]));
+  return value;
 }
 
 function budgetBytes(budgetMb: number | undefined, options: BackendOptions | undefined, totalBytes: number): number {
-  const mb = budgetMb ?? (options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<number>(CUDA_OPTIONS.budgetMb.key);
-  if (typeof mb !== 'number' || !Number.isFinite(mb) || mb < 0) throw new WeightkitError('WK_BAD_ARGUMENT', `budgetMb must be a non-negative number, got ${String(mb)}`);
-  return mb === 0 ? totalBytes : Math.floor(mb * MiB);
+  const mb = inRange(budgetMb ?? (options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<number>(CUDA_OPTIONS.budgetMb.key), 'budgetMb', MAX_MIB);
+  return mb === 0 ? totalBytes : Math.max(1, Math.floor(mb * MiB));
 }
 
-export class OffloadRuntime {
+/** Options for {@link OffloadRuntime.runPasses}. */
+export interface RunOptions {
+  /** Stops after the current pass; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export class OffloadRuntime implements Disposable, AsyncDisposable {
   #native: NativeRuntime | undefined;
+  #released: Promise<void> = Promise.resolve();
   readonly #budgetBytes: number;
   /** Weight names in catalog order (probe ids address the schedule's uses). */
   readonly weights: readonly string[];
@@ -219,10 +111,11 @@ export class OffloadRuntime {
       ...(schedule ? { schedule } : {}),
       ...(pinned ? { pinned } : {}),
       ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.prefetchMb !== undefined ? { prefetchBytes: Math.floor(options.prefetchMb * MiB) } : {}),
-      ...(options.prefetchMs !== undefined ? { prefetchUs: options.prefetchMs * 1000 } : {}),
-      ...(options.computeUsPerStep !== undefined ? { computeUsPerStep: options.computeUsPerStep } : {}),
-      ...(options.computeUsPerMiB !== undefined ? { computeUsPerMiB: options.computeUsPerMiB } : {}),
+      ...(options.objective ? { objective: options.objective } : {}),
+      ...(options.prefetchMb !== undefined ? { prefetchBytes: Math.floor(inRange(options.prefetchMb, 'prefetchMb', MAX_MIB) * MiB) } : {}),
+      ...(options.prefetchMs !== undefined ? { prefetchUs: inRange(options.prefetchMs, 'prefetchMs', MAX_US / 1000) * 1000 } : {}),
+      ...(options.computeUsPerStep !== undefined ? { computeUsPerStep: inRange(options.computeUsPerStep, 'computeUsPerStep', MAX_US) } : {}),
+      ...(options.computeUsPerMiB !== undefined ? { computeUsPerMiB: inRange(options.computeUsPerMiB, 'computeUsPerMiB', MAX_US) } : {}),
       ...(lib ? { cudaLibrary: lib } : {}),
       ...(options.populate ? { populate: true } : {}),
       ...(options.emu ? { emu: { ...options.emu } } : {}),
@@ -260,14 +153,20 @@ export class OffloadRuntime {
     this.#live().compute(step);
   }
 
-  /** One decode pass: acquire, compute and release every step in order (off the JS thread). */
-  runPass(): Promise<void> {
-    return this.#live().runPasses(1);
+  /** True while `runPasses` runs: `stats()` then answers from the last finished pass, other calls throw WK_BUSY. */
+  get busy(): boolean {
+    return this.#native?.busy() ?? false;
   }
 
-  /** `passes` decode passes. */
-  runPasses(passes: number): Promise<void> {
-    return this.#live().runPasses(passes);
+  /** One decode pass: acquire, compute and release every step in order (off the JS thread). */
+  runPass(options: RunOptions = {}): Promise<void> {
+    return this.runPasses(1, options);
+  }
+
+  /** `passes` decode passes (1 to 1e9), off the JS thread; WK_BUSY while another run is in flight. */
+  runPasses(passes: number, options: RunOptions = {}): Promise<void> {
+    const native = this.#live();
+    return withSignal(options.signal, (flag) => native.runPasses(passes, flag));
   }
 
   /** A copy of a resident weight's device bytes (verification). */
@@ -277,6 +176,7 @@ export class OffloadRuntime {
     return this.#live().readBack(i);
   }
 
+  /** The counters; while a run is in flight, as of its last finished pass (never a wait). */
   stats(): OffloadStats {
     const native = this.#live();
     return { ...native.stats(), device: native.device, budgetBytes: this.#budgetBytes };
@@ -284,12 +184,28 @@ export class OffloadRuntime {
 
   /** Hazards the emulated device detected (always empty on CUDA). */
   hazards(): string[] {
-    return this.#live().hazards();
+    return this.#live().stats().hazards;
   }
 
-  /** Frees the device memory and the host mappings. Idempotent. */
-  close(): void {
-    this.#native?.close();
-    this.#native = undefined;
+  /**
+   * Frees the device memory and the host mappings, off the JS thread; a run
+   * in flight stops after its current pass. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#native) {
+      this.#released = this.#native.close();
+      this.#native = undefined;
+    }
+    return this.#released;
+  }
+
+  /** `using rt = await OffloadRuntime.create(...)`. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /** `await using rt = ...`: waits until the device memory is freed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -4,7 +4,8 @@
  */
 import { type NamedDataMap, type WeightCatalog, WeightkitError } from '@weightkit/core';
 import { offloadAddon } from './binding.js';
-import { type ScheduleInput, deviceBytes, scheduleIndices } from './offload.js';
+import type { ScheduleInput } from './types.js';
+import { deviceBytes, scheduleIndices } from './weights.js';
 
 const MiB = 1024 * 1024;
 

@@ -32,7 +32,10 @@ inline cudaError_t launch_read(cudaStream_t s, const std::vector<DeviceRead>& re
   for (const auto& d : reads) r.push_back({reinterpret_cast<const void*>(d.ptr), static_cast<size_t>(d.bytes)});
   return emu::launch_compute(s, r.data(), r.size(), cost_us);
 }
-inline void reset_device(const DeviceConfig& c) { emu::reset(c.emu); }
+// Each device owns an emulated context; every call runs with it current.
+using DeviceContext = std::shared_ptr<emu::EmuContext>;
+inline DeviceContext make_context(const DeviceConfig& c) { return emu::create_context(c.emu); }
+#define WK_DEVICE_SCOPE() emu::ContextScope wk_scope(context_.get())
 inline double device_now_us() { return emu::host_now_us(); }
 inline double device_stall_us() { return emu::compute_stall_us(); }
 inline double device_copy_us() { return emu::copy_busy_us(); }
@@ -41,7 +44,10 @@ inline std::string device_name() { return "emulated CUDA runtime"; }
 #else
 // Implemented in compute.cu: a kernel that reads every range and runs for about cost_us.
 cudaError_t launch_read(cudaStream_t s, const std::vector<DeviceRead>& reads, double cost_us);
-inline void reset_device(const DeviceConfig&) {}
+// The process's primary context serves every runtime; each keeps its own streams and pool.
+struct DeviceContext {};
+inline DeviceContext make_context(const DeviceConfig&) { return {}; }
+#define WK_DEVICE_SCOPE() (void)context_
 inline double device_now_us() {
   using namespace std::chrono;
   return duration<double, std::micro>(steady_clock::now().time_since_epoch()).count();
@@ -65,6 +71,7 @@ Status check(cudaError_t e, const char* what) {
 class Device final : public DeviceLayer {
  public:
   ~Device() override {
+    WK_DEVICE_SCOPE();
     if (copy_) cudaStreamSynchronize(copy_);
     if (compute_) cudaStreamSynchronize(compute_);
     for (void* p : registered_) cudaHostUnregister(p);
@@ -79,7 +86,8 @@ class Device final : public DeviceLayer {
 
   Status init(const DeviceConfig& c) {
     config_ = c;
-    reset_device(c);
+    context_ = make_context(c);
+    WK_DEVICE_SCOPE();
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return Status(Code::kDevice, "no CUDA device is present");
     Status st = check(cudaSetDevice(0), "cudaSetDevice");
@@ -114,9 +122,13 @@ class Device final : public DeviceLayer {
   }
 
   const char* kind() const override { return WK_DEVICE_KIND; }
-  std::string name() override { return device_name(); }
+  std::string name() override {
+    WK_DEVICE_SCOPE();
+    return device_name();
+  }
 
   Status register_host(const void* base, uint64_t bytes) override {
+    WK_DEVICE_SCOPE();
     if (bytes == 0) return Status::ok();
     if (can_register_) {
       unsigned flags = can_register_ro_ ? cudaHostRegisterReadOnly : cudaHostRegisterDefault;
@@ -132,12 +144,14 @@ class Device final : public DeviceLayer {
   }
 
   Result<uint64_t> allocate(uint64_t bytes) override {
+    WK_DEVICE_SCOPE();
     void* p = nullptr;
     cudaError_t e = cudaMallocFromPoolAsync(&p, static_cast<size_t>(bytes), pool_, copy_);
     if (e == cudaErrorMemoryAllocation) {
-      // Frees may still be pending in another stream: wait for everything once, then retry.
+      // Frees may still be pending in this runtime's streams: wait for them once, then retry.
       stats_.alloc_retries++;
-      cudaDeviceSynchronize();
+      cudaStreamSynchronize(compute_);
+      cudaStreamSynchronize(copy_);
       e = cudaMallocFromPoolAsync(&p, static_cast<size_t>(bytes), pool_, copy_);
     }
     if (e == cudaErrorMemoryAllocation) {
@@ -149,6 +163,7 @@ class Device final : public DeviceLayer {
   }
 
   Status copy_in(uint64_t dev, const void* host, uint64_t bytes, size_t ready_event) override {
+    WK_DEVICE_SCOPE();
     if (ready_event >= events_.size()) return Status(Code::kBadArgument, "event index out of range");
     Status st;
     if (is_registered(host, bytes) || staging_.empty()) {
@@ -162,11 +177,13 @@ class Device final : public DeviceLayer {
   }
 
   Status compute_wait(size_t event) override {
+    WK_DEVICE_SCOPE();
     if (event >= events_.size()) return Status(Code::kBadArgument, "event index out of range");
     return check(cudaStreamWaitEvent(compute_, events_[event], 0), "cudaStreamWaitEvent");
   }
 
   Status compute(const std::vector<DeviceRead>& reads, double cost_us) override {
+    WK_DEVICE_SCOPE();
     Status st = check(launch_read(compute_, reads, cost_us), "compute");
     for (const auto& r : reads) {
       if (!st.is_ok()) break;
@@ -177,15 +194,23 @@ class Device final : public DeviceLayer {
   }
 
   Status release(uint64_t dev, size_t read_event) override {
+    WK_DEVICE_SCOPE();
     if (read_event >= read_events_.size()) return Status(Code::kBadArgument, "event index out of range");
     Status st = check(cudaStreamWaitEvent(copy_, read_events_[read_event], 0), "cudaStreamWaitEvent");
     if (!st.is_ok()) return st;
     return check(cudaFreeAsync(reinterpret_cast<void*>(dev), copy_), "cudaFreeAsync");
   }
 
-  Status synchronize() override { return check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+  // This runtime's streams only: other runtimes on the same device are not waited for.
+  Status synchronize() override {
+    WK_DEVICE_SCOPE();
+    Status st = check(cudaStreamSynchronize(copy_), "cudaStreamSynchronize(copy)");
+    if (!st.is_ok()) return st;
+    return check(cudaStreamSynchronize(compute_), "cudaStreamSynchronize(compute)");
+  }
 
   Result<std::vector<uint8_t>> read_back(uint64_t dev, uint64_t bytes) override {
+    WK_DEVICE_SCOPE();
     std::vector<uint8_t> out(static_cast<size_t>(bytes));
     Status st = check(cudaStreamSynchronize(copy_), "cudaStreamSynchronize");
     if (!st.is_ok()) return st;
@@ -195,6 +220,7 @@ class Device final : public DeviceLayer {
   }
 
   DeviceStats stats() override {
+    WK_DEVICE_SCOPE();
     DeviceStats s = stats_;
     uint64_t high = 0;
     cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrUsedMemHigh, &high);
@@ -205,13 +231,17 @@ class Device final : public DeviceLayer {
     return s;
   }
 
-  std::vector<std::string> hazards() override { return device_hazards(); }
+  std::vector<std::string> hazards() override {
+    WK_DEVICE_SCOPE();
+    return device_hazards();
+  }
 
   /// Measured once, the same way on both runtimes: the best of three timed
   /// copies of a small and a large block from pinned memory; the difference
   /// gives the bandwidth, the small one the fixed cost. Staged weights pay the
   /// fixed cost once per staging slot.
   CopyCost copy_cost() override {
+    WK_DEVICE_SCOPE();
     if (copy_cost_.us_per_mib == 0) measure_copy_cost();
     CopyCost c = copy_cost_;
     if (!staging_.empty() && ranges_.empty()) c.us_per_mib += c.us_per_copy * 1048576.0 / static_cast<double>(slot_bytes_);
@@ -294,6 +324,7 @@ class Device final : public DeviceLayer {
   }
 
   DeviceConfig config_;
+  DeviceContext context_;  // destroyed after the destructor has released every handle of it
   cudaStream_t copy_ = nullptr, compute_ = nullptr;
   cudaMemPool_t pool_ = nullptr;
   std::vector<cudaEvent_t> events_;       // per weight: its copy completed

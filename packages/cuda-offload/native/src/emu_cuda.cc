@@ -1,7 +1,9 @@
 // The emulated CUDA runtime. Operations execute eagerly at the call (device
 // memory is host memory), but each is placed on a virtual timeline by stream
 // order, event waits and engine availability; hazards are judged on that
-// timeline, exactly as a real device would race.
+// timeline, exactly as a real device would race. All state belongs to one
+// EmuContext: streams and pools carry theirs, other calls use the thread's
+// current one.
 #include "weightkit/offload/emu_cuda.hpp"
 
 #include <algorithm>
@@ -17,10 +19,12 @@
 namespace weightkit::offload::emu {
 
 struct EmuStream {
+  EmuContext* ctx = nullptr;
   double tail = 0;          // when the last operation enqueued here ends
   double pending_wait = 0;  // the latest event this stream must wait for
 };
 struct EmuEvent {
+  EmuContext* ctx = nullptr;  // of the stream it was last recorded on
   double time = 0;
   bool recorded = false;
 };
@@ -46,7 +50,9 @@ struct Alloc {
   std::vector<Access> writes;
 };
 
-struct State {
+}  // namespace
+
+struct EmuContext {
   std::mutex mu;
   Config config;
   double host_now = 0;
@@ -61,12 +67,21 @@ struct State {
   std::map<uintptr_t, size_t> host_pinned;
   std::vector<std::string> hazards;
   std::set<EmuStream*> streams;
+
+  ~EmuContext() {
+    for (auto& [base, a] : live) std::free(a.data);
+    for (auto& [p, n] : host_pinned) std::free(reinterpret_cast<void*>(p));
+  }
 };
 
-State& state() {
-  static State s;
-  return s;
-}
+namespace {
+
+using State = EmuContext;
+
+thread_local EmuContext* t_current = nullptr;
+
+/// The thread's current context (null outside a ContextScope).
+EmuContext* current() { return t_current; }
 
 std::string hex(const void* p) {
   char buf[32];
@@ -131,6 +146,7 @@ uint64_t used_at(State& st, EmuPool* pool, double t);
 }  // namespace
 
 struct EmuPool {
+  EmuContext* ctx = nullptr;
   size_t max_size = 0;
   uint64_t release_threshold = 0;
   uint64_t used_high = 0;
@@ -155,7 +171,8 @@ cudaError_t cudaGetDeviceCount(int* count) {
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!value || device != 0) return cudaErrorInvalidValue;
   switch (attr) {
@@ -168,17 +185,20 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!stream) return cudaErrorInvalidValue;
   *stream = new EmuStream();
+  (*stream)->ctx = &st;
   (*stream)->tail = st.host_now;
   st.streams.insert(*stream);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.erase(stream)) return cudaErrorInvalidResourceHandle;
   delete stream;
@@ -186,7 +206,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   st.host_now = std::max(st.host_now, stream->tail);
@@ -194,7 +215,8 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream) || !event) return cudaErrorInvalidResourceHandle;
   overhead(st);
@@ -214,39 +236,46 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!event || !st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   overhead(st);
+  event->ctx = &st;
   event->time = std::max(stream->tail, st.host_now);
   event->recorded = true;
   return cudaSuccess;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
   if (!event) return cudaErrorInvalidResourceHandle;
-  if (event->recorded) st.host_now = std::max(st.host_now, event->time);
+  if (!event->recorded) return cudaSuccess;
+  State& st = *event->ctx;
+  std::lock_guard<std::mutex> g(st.mu);
+  st.host_now = std::max(st.host_now, event->time);
   return cudaSuccess;
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t event) {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
   if (!event) return cudaErrorInvalidResourceHandle;
-  return !event->recorded || event->time <= st.host_now ? cudaSuccess : cudaErrorNotReady;
+  if (!event->recorded) return cudaSuccess;
+  State& st = *event->ctx;
+  std::lock_guard<std::mutex> g(st.mu);
+  return event->time <= st.host_now ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaMemPoolCreate(cudaMemPool_t* pool, const cudaMemPoolProps* props) {
   if (!pool || !props) return cudaErrorInvalidValue;
+  if (!current()) return cudaErrorInvalidResourceHandle;
   *pool = new EmuPool();
+  (*pool)->ctx = current();
   (*pool)->max_size = props->maxSize;
   return cudaSuccess;
 }
 
 cudaError_t cudaMemPoolDestroy(cudaMemPool_t pool) {
-  State& st = state();
+  if (!pool) return cudaErrorInvalidValue;
+  State& st = *pool->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   for (auto it = st.live.begin(); it != st.live.end();) {
     if (it->second.pool == pool) {
@@ -269,9 +298,9 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 }
 
 cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void* value) {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
   if (!pool || !value) return cudaErrorInvalidValue;
+  State& st = *pool->ctx;
+  std::lock_guard<std::mutex> g(st.mu);
   auto* out = static_cast<uint64_t*>(value);
   switch (attr) {
     case cudaMemPoolAttrReleaseThreshold: *out = pool->release_threshold; break;
@@ -285,10 +314,11 @@ cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 }
 
 cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!ptr || !pool || size == 0) return cudaErrorInvalidValue;
-  if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
+  if (!st.streams.count(stream) || pool->ctx != &st) return cudaErrorInvalidResourceHandle;
   overhead(st);
   const double t = std::max({stream->tail, st.host_now, stream->pending_wait});
   // Every allocation not freed (in stream order) by t may still coexist with this one.
@@ -311,7 +341,8 @@ cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool,
 }
 
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   auto it = st.live.find(reinterpret_cast<uintptr_t>(ptr));
@@ -340,7 +371,8 @@ cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t stream) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   if (count == 0) return cudaSuccess;
@@ -382,9 +414,10 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
   // A synchronous copy on its own stream, after everything already enqueued (legacy default-stream semantics).
   cudaStream_t s;
-  cudaStreamCreateWithFlags(&s, 0);
+  cudaError_t created = cudaStreamCreateWithFlags(&s, 0);
+  if (created != cudaSuccess) return created;
   {
-    State& st = state();
+    State& st = *s->ctx;
     std::lock_guard<std::mutex> g(st.mu);
     for (EmuStream* o : st.streams) s->pending_wait = std::max(s->pending_wait, o->tail);
   }
@@ -395,7 +428,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
 }
 
 cudaError_t cudaHostRegister(void* ptr, size_t size, unsigned int flags) {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!ptr || size == 0) return cudaErrorInvalidValue;
   if (!st.config.host_register_supported) return cudaErrorNotSupported;
@@ -406,13 +440,15 @@ cudaError_t cudaHostRegister(void* ptr, size_t size, unsigned int flags) {
 }
 
 cudaError_t cudaHostUnregister(void* ptr) {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   return st.host_registered.erase(reinterpret_cast<uintptr_t>(ptr)) ? cudaSuccess : cudaErrorInvalidValue;
 }
 
 cudaError_t cudaMallocHost(void** ptr, size_t size) {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!ptr || size == 0) return cudaErrorInvalidValue;
   *ptr = std::aligned_alloc(4096, (size + 4095) / 4096 * 4096);
@@ -422,7 +458,8 @@ cudaError_t cudaMallocHost(void** ptr, size_t size) {
 }
 
 cudaError_t cudaFreeHost(void* ptr) {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.host_pinned.erase(reinterpret_cast<uintptr_t>(ptr))) return cudaErrorInvalidValue;
   std::free(ptr);
@@ -430,17 +467,14 @@ cudaError_t cudaFreeHost(void* ptr) {
 }
 
 cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void* user) {
-  {
-    State& st = state();
-    std::lock_guard<std::mutex> g(st.mu);
-    if (!st.streams.count(stream) || !fn) return cudaErrorInvalidValue;
-  }
+  if (!stream || !fn) return cudaErrorInvalidValue;
   fn(user);  // executed eagerly, like every other operation here
   return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize() {
-  State& st = state();
+  if (!current()) return cudaErrorInvalidResourceHandle;
+  State& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   for (EmuStream* s : st.streams) st.host_now = std::max(st.host_now, s->tail);
   return cudaSuccess;
@@ -461,47 +495,33 @@ const char* cudaGetErrorString(cudaError_t error) {
   return "unknown error";
 }
 
-void reset(const Config& config) {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
-  for (auto& [base, a] : st.live) std::free(a.data);
-  st.live.clear();
-  st.freed.clear();
-  for (auto& [p, n] : st.host_pinned) std::free(reinterpret_cast<void*>(p));
-  st.host_pinned.clear();
-  st.host_registered.clear();
-  st.hazards.clear();
-  st.config = config;
-  st.host_now = st.copy_engine_free = st.compute_engine_free = st.stall_us = st.copy_busy_us = 0;
-  for (EmuStream* s : st.streams) *s = EmuStream();
+std::shared_ptr<EmuContext> create_context(const Config& config) {
+  auto ctx = std::make_shared<EmuContext>();
+  ctx->config = config;
+  return ctx;
 }
 
-double host_now_us() {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
-  return st.host_now;
-}
+ContextScope::ContextScope(EmuContext* ctx) : previous_(t_current) { t_current = ctx; }
+ContextScope::~ContextScope() { t_current = previous_; }
 
-std::vector<std::string> hazards() {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
-  return st.hazards;
+namespace {
+template <typename F>
+auto read_current(F f) -> decltype(f(std::declval<State&>())) {
+  State* st = current();
+  if (!st) return {};
+  std::lock_guard<std::mutex> g(st->mu);
+  return f(*st);
 }
+}  // namespace
 
-double compute_stall_us() {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
-  return st.stall_us;
-}
-
-double copy_busy_us() {
-  State& st = state();
-  std::lock_guard<std::mutex> g(st.mu);
-  return st.copy_busy_us;
-}
+double host_now_us() { return read_current([](State& st) { return st.host_now; }); }
+std::vector<std::string> hazards() { return read_current([](State& st) { return st.hazards; }); }
+double compute_stall_us() { return read_current([](State& st) { return st.stall_us; }); }
+double copy_busy_us() { return read_current([](State& st) { return st.copy_busy_us; }); }
 
 cudaError_t launch_compute(cudaStream_t stream, const ReadRange* ranges, size_t count, double cost_us) {
-  State& st = state();
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  State& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream) || cost_us < 0) return cudaErrorInvalidValue;
   overhead(st);

@@ -1,6 +1,7 @@
 #include "weightkit/offload/plan.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <list>
 #include <optional>
 #include <set>
@@ -82,7 +83,8 @@ uint64_t NextUse::distance(uint32_t weight, uint64_t probe) const {
 }
 
 Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
-                                       Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor) {
+                                       Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor,
+                                       uint32_t overlap_steps) {
   Status st = validate(weights, schedule);
   if (!st.is_ok()) return st;
   const PlanSummary summary = summarize(weights, schedule, budget);
@@ -103,9 +105,15 @@ Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const
   }
   if (used > budget) return Status(Code::kBudget, "the pinned weights alone exceed the budget");
   uint64_t probe = 0;
+  const size_t nsteps = schedule.steps.size();
   for (int pass = 0; pass < passes; ++pass) {
-    for (const auto& step : schedule.steps) {
-      std::set<uint32_t> protect(step.begin(), step.end());
+    for (size_t si = 0; si < nsteps; ++si) {
+      const auto& step = schedule.steps[si];
+      std::set<uint32_t> protect;
+      for (uint32_t back = 0; back <= overlap_steps && back < nsteps; ++back) {
+        const auto& s = schedule.steps[(si + nsteps - back) % nsteps];
+        protect.insert(s.begin(), s.end());
+      }
       for (uint32_t w : step) {
         if (!resident.count(w)) {
           while (used + weights[w].bytes > budget) {
@@ -135,7 +143,86 @@ Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const
   return loaded;
 }
 
+uint64_t in_flight_room(const std::vector<Weight>& weights, const Schedule& schedule, const std::vector<bool>& pinned, uint32_t depth) {
+  const size_t n = schedule.steps.size();
+  uint64_t most = 0;
+  std::vector<uint32_t> seen;
+  for (size_t i = 0; i < n; ++i) {
+    seen.clear();
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k <= depth && k < n; ++k) {
+      for (uint32_t w : schedule.steps[(i + k) % n]) {
+        if (pinned[w] || std::find(seen.begin(), seen.end(), w) != seen.end()) continue;
+        seen.push_back(w);
+        bytes += weights[w].bytes;
+      }
+    }
+    most = std::max(most, bytes);
+  }
+  return most;
+}
+
 namespace {
+
+/// `order` (grouped by size) with each group of equal sizes rearranged so
+/// that consecutive picks lie far apart in the schedule: the first use
+/// positions in bit-reversed rank order (0, 4, 2, 6, 1, 5, 3, 7 for eight).
+std::vector<uint32_t> spread_within_sizes(const std::vector<Weight>& weights, const Schedule& schedule, const std::vector<uint32_t>& order) {
+  std::vector<size_t> first(weights.size(), SIZE_MAX);
+  size_t pos = 0;
+  for (const auto& step : schedule.steps) {
+    for (uint32_t w : step) first[w] = std::min(first[w], pos);
+    ++pos;
+  }
+  auto bit_reversed = [](size_t i, size_t n) {
+    size_t bits = 0;
+    while ((size_t{1} << bits) < n) ++bits;
+    size_t r = 0;
+    for (size_t b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
+    return r;
+  };
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && weights[order[j]].bytes == weights[order[i]].bytes) ++j;
+    std::vector<uint32_t> group(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(j));
+    std::sort(group.begin(), group.end(), [&](uint32_t a, uint32_t b) { return first[a] < first[b]; });
+    std::vector<std::pair<size_t, uint32_t>> ranked;
+    for (size_t k = 0; k < group.size(); ++k) ranked.emplace_back(bit_reversed(k, group.size()), group[k]);
+    std::sort(ranked.begin(), ranked.end());
+    for (const auto& [rank, w] : ranked) out.push_back(w);
+    i = j;
+  }
+  return out;
+}
+
+/// Pins weights in `order` while the pinned bytes plus the in-flight room
+/// the rest then needs at look-ahead `depth` fit the budget. Pinning a weight
+/// can only shrink that room, so the greedy never has to undo a pin.
+std::vector<uint32_t> pin_for_in_flight(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
+                                        const std::set<uint32_t>& user, const std::vector<uint32_t>& order, uint32_t depth) {
+  std::vector<bool> pinned(weights.size(), false);
+  uint64_t pinned_bytes = 0;
+  for (uint32_t p : user) {
+    pinned[p] = true;
+    pinned_bytes += weights[p].bytes;
+  }
+  if (pinned_bytes + in_flight_room(weights, schedule, pinned, depth) > budget) return {};
+  for (uint32_t x : order) {
+    if (pinned[x] || pinned_bytes + weights[x].bytes > budget) continue;
+    pinned[x] = true;
+    if (pinned_bytes + weights[x].bytes + in_flight_room(weights, schedule, pinned, depth) <= budget) {
+      pinned_bytes += weights[x].bytes;
+    } else {
+      pinned[x] = false;
+    }
+  }
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    if (pinned[i]) out.push_back(i);
+  }
+  return out;
+}
 
 /// Pins, among `free_weights`, up to `room` bytes so that the bytes left to
 /// stream are spread over the pass like the modelled compute time: a weight is
@@ -215,18 +302,22 @@ enum class Fill {
 std::vector<ResidencyPlan> residency_candidates(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget,
                                                 const std::vector<uint32_t>& user_pinned, const CostModel& cost) {
   const PlanSummary summary = summarize(weights, schedule, budget);
-  auto steady = [&](const std::vector<uint32_t>& pinned, uint64_t reserve) -> std::optional<uint64_t> {
+  auto steady = [&](const std::vector<uint32_t>& pinned, uint64_t reserve, uint32_t overlap) -> std::optional<uint64_t> {
     if (reserve >= budget) return std::nullopt;
-    auto r = simulate(weights, schedule, budget - reserve, Policy::kNextUse, pinned, 4, false);
+    auto r = simulate(weights, schedule, budget - reserve, Policy::kNextUse, pinned, 8, false, overlap);
     if (!r.is_ok()) return std::nullopt;
-    return std::max(r.value()[2], r.value()[3]);
+    return *std::max_element(r.value().begin() + 2, r.value().end());
   };
   std::vector<ResidencyPlan> out;
-  auto add = [&](std::vector<uint32_t> pinned, uint64_t reserve) {
+  auto add = [&](std::vector<uint32_t> pinned, uint64_t reserve, uint32_t overlap = 0) {
     for (const auto& c : out) {
-      if (c.reserve_bytes == reserve && c.pinned == pinned) return;
+      if (c.reserve_bytes == reserve && c.pinned == pinned && c.overlap_steps == overlap) return;
     }
-    if (auto b = steady(pinned, reserve)) out.push_back({std::move(pinned), reserve, *b});
+    if (auto b = steady(pinned, reserve, overlap)) {
+      ResidencyPlan plan{std::move(pinned), reserve, *b};
+      plan.overlap_steps = overlap;
+      out.push_back(std::move(plan));
+    }
   };
   add(user_pinned, summary.largest_weight);
   std::set<uint32_t> user(user_pinned.begin(), user_pinned.end());
@@ -234,6 +325,21 @@ std::vector<ResidencyPlan> residency_candidates(const std::vector<Weight>& weigh
   for (uint32_t p : user) user_bytes += weights[p].bytes;
   std::set<uint32_t> used;
   for (const auto& step : schedule.steps) used.insert(step.begin(), step.end());
+  // Pin, then stream through exactly the room of the weights in flight. The
+  // spread orders pin every other weight of a size (in schedule order), so
+  // each streamed weight's copy runs behind the compute of pinned ones.
+  std::vector<uint32_t> largest_first(used.begin(), used.end()), smallest_first(used.begin(), used.end());
+  std::stable_sort(largest_first.begin(), largest_first.end(), [&](uint32_t a, uint32_t b) { return weights[a].bytes > weights[b].bytes; });
+  std::stable_sort(smallest_first.begin(), smallest_first.end(), [&](uint32_t a, uint32_t b) { return weights[a].bytes < weights[b].bytes; });
+  const std::vector<uint32_t> spread_small = spread_within_sizes(weights, schedule, smallest_first);
+  const std::vector<uint32_t> spread_large = spread_within_sizes(weights, schedule, largest_first);
+  const std::vector<uint32_t>* orders[] = {&largest_first, &smallest_first, &spread_small, &spread_large};
+  for (uint32_t depth = 1; depth <= 3; ++depth) {
+    for (const std::vector<uint32_t>* order : orders) {
+      auto pins = pin_for_in_flight(weights, schedule, budget, user, *order, depth);
+      if (!pins.empty() || user.empty()) add(std::move(pins), 0, depth);
+    }
+  }
   std::set<uint64_t> sizes;
   for (uint32_t i : used) sizes.insert(weights[i].bytes);
   int tried = 0;

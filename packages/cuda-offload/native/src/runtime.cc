@@ -12,6 +12,7 @@ namespace weightkit::offload {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
+constexpr size_t kPassHistoryKept = 1000;
 
 std::string mib(uint64_t b) {
   char buf[32];
@@ -25,22 +26,22 @@ struct Slot {
   uint64_t last_use = 0;  // probe counter, for LRU
 };
 
-/// Dry-runs each candidate on a timing device and keeps the fastest modelled
-/// pass among those that move at most max(fewest, lower bound + largest
-/// weight) bytes; within 1% of the fastest, the one that moves fewer bytes.
-/// Moving a little more buys overlap when copy and compute take about as long:
-/// a deeper reserve, or streamed weights spread evenly between the pinned ones.
-/// Each candidate is tried with and without look-ahead into the next pass: a
-/// pass ends in a synchronize, and a reserve filled with the next pass's first
-/// weights leaves the copy engine idle at its start until compute frees memory.
-/// Without a compute model time says nothing, so it takes the fewest bytes.
+/// Dry-runs each candidate on a timing device (with and without look-ahead
+/// into the next pass: a pass ends in a synchronize, and a reserve filled with
+/// the next pass's first weights leaves the copy engine idle at its start)
+/// and keeps, among the plans whose modelled pass takes at most 5% more than
+/// max(its copy time, compute time), the one that moves the fewest bytes; when
+/// none does, the fastest. Next-use with unequal sizes can take several passes
+/// to settle into its cycle, so each plan is judged on its worst pass of six
+/// after two warm-up passes. Without a compute model time says nothing, so it
+/// takes the fewest bytes.
 ResidencyPlan choose_residency(const std::vector<HostWeight>& weights, const Schedule& schedule, const RuntimeOptions& opts,
                                const CopyCost& copy) {
   std::vector<Weight> plain;
   for (const auto& hw : weights) plain.push_back(hw.weight);
   const CostModel cost{copy.us_per_mib, copy.us_per_copy, opts.compute_us_per_step, opts.compute_us_per_mib};
   if (!cost.has_compute() || copy.us_per_mib <= 0) return plan_residency(plain, schedule, opts.budget_bytes, opts.pinned);
-  const PlanSummary summary = summarize(plain, schedule, opts.budget_bytes);
+  constexpr int kWarm = 2, kJudged = 6;
   struct Trial {
     ResidencyPlan plan;
     uint64_t bytes;
@@ -55,28 +56,55 @@ ResidencyPlan choose_residency(const std::vector<HostWeight>& weights, const Sch
       auto rt = Runtime::create(weights, schedule, o, {}, make_timing_device(copy));
       if (!rt.is_ok()) continue;
       bool ok = true;
-      for (int p = 0; p < 4 && ok; ++p) ok = rt.value()->run_pass().is_ok();
+      for (int p = 0; p < kWarm + kJudged && ok; ++p) ok = rt.value()->run_pass().is_ok();
       if (!ok) continue;
       const RuntimeStats s = rt.value()->stats();
-      trials.push_back({*o.residency, std::max(s.bytes_per_pass[2], s.bytes_per_pass[3]), std::max(s.us_per_pass[2], s.us_per_pass[3])});
+      Trial t{*o.residency, 0, 0};
+      for (int p = kWarm; p < kWarm + kJudged; ++p) {
+        t.bytes = std::max(t.bytes, s.bytes_per_pass[p]);
+        t.us = std::max(t.us, s.us_per_pass[p]);
+      }
+      trials.push_back(std::move(t));
     }
   }
   if (trials.empty()) return plan_residency(plain, schedule, opts.budget_bytes, opts.pinned);
-  uint64_t fewest = UINT64_MAX;
-  for (const auto& t : trials) fewest = std::min(fewest, t.bytes);
-  const uint64_t allowed = std::max(fewest, summary.lower_bound_bytes_per_pass + summary.largest_weight);
+  const bool fewest_bytes = opts.objective == Objective::kFewestBytes;
   double fastest = 1e300;
-  for (const auto& t : trials) {
-    if (t.bytes <= allowed) fastest = std::min(fastest, t.us);
-  }
+  for (const auto& t : trials) fastest = std::min(fastest, t.us);
+  // Fastest: plans within 2% of the fastest pass count as fast (the dry run
+  // is a model); of those, the fewest bytes.
+  auto eligible = [&](const Trial& t) { return fewest_bytes || t.us <= fastest * 1.02; };
+  auto better = [&](const Trial& a, const Trial& b) { return a.bytes < b.bytes || (a.bytes == b.bytes && a.us < b.us); };
   const Trial* best = nullptr;
   for (const auto& t : trials) {
-    if (t.bytes <= allowed && t.us <= fastest * 1.01 && (!best || t.bytes < best->bytes)) best = &t;
+    if (eligible(t) && (!best || better(t, *best))) best = &t;
   }
   return best->plan;
 }
 
 }  // namespace
+
+Status check_range(double v, double lo, double hi, const std::string& what) {
+  if (std::isfinite(v) && v >= lo && v <= hi) return Status::ok();
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s must be from %g to %g, got %g", what.c_str(), lo, hi, v);
+  return Status(Code::kBadArgument, buf);
+}
+
+Status validate_options(const RuntimeOptions& o) {
+  // Times in microseconds and sizes in bytes stay far from where doubles
+  // lose integers or the planner's sums overflow.
+  const double kMaxBytes = 9007199254740991.0;  // 2^53 - 1
+  const double kMaxUs = 1e12;                   // about 11.6 days
+  for (const Status& st : {check_range(static_cast<double>(o.budget_bytes), 1, kMaxBytes, "the budget (bytes)"),
+                           check_range(o.prefetch_bytes == UINT64_MAX ? 0 : static_cast<double>(o.prefetch_bytes), 0, kMaxBytes, "prefetch bytes"),
+                           check_range(o.prefetch_us, 0, kMaxUs, "prefetch time (us)"),
+                           check_range(o.compute_us_per_step, 0, kMaxUs, "compute us per step"),
+                           check_range(o.compute_us_per_mib, 0, kMaxUs, "compute us per MiB")}) {
+    if (!st.is_ok()) return st;
+  }
+  return Status::ok();
+}
 
 struct Runtime::Impl {
   RuntimeOptions opts;
@@ -239,7 +267,7 @@ struct Runtime::Impl {
         int64_t victim = -1;
         uint64_t best = 0;
         for (uint32_t r = 0; r < slots.size(); ++r) {
-          if (!shadow_resident[r] || pinned.count(r) || step_members[step].count(r)) continue;
+          if (!shadow_resident[r] || pinned.count(r) || in_flight(step, r)) continue;
           const uint64_t dist = next->distance(r, q);
           if (victim < 0 || dist > best) {
             victim = r;
@@ -333,6 +361,16 @@ struct Runtime::Impl {
     return us;
   }
 
+  /// Whether `r` is read by step `step` or by one of the `overlap_steps`
+  /// before it, which compute may still be running while `step` loads.
+  bool in_flight(uint32_t step, uint32_t r) const {
+    const size_t n = step_members.size();
+    for (uint32_t back = 0; back <= residency.overlap_steps && back < n; ++back) {
+      if (step_members[(step + n - back) % n].count(r)) return true;
+    }
+    return false;
+  }
+
   std::vector<uint64_t> w_bytes;
   std::vector<std::set<uint32_t>> step_members;
 };
@@ -348,6 +386,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   for (const auto& hw : weights) plain.push_back(hw.weight);
   Status st = validate(plain, schedule);
   if (!st.is_ok()) return st;
+  if (!(st = validate_options(options)).is_ok()) return st;
   for (const auto& hw : weights) {
     if (hw.weight.bytes == 0 || !hw.data) return Status(Code::kBadArgument, "weight '" + hw.weight.name + "' is empty");
   }
@@ -502,10 +541,15 @@ Status Runtime::run_pass() {
   if (!st.is_ok()) return st;
   const DeviceStats d = m.device->stats();
   m.stats.passes++;
-  m.stats.bytes_per_pass.push_back(d.bytes_h2d - d0.bytes_h2d);
-  m.stats.us_per_pass.push_back(d.now_us - d0.now_us);
-  m.stats.stall_us_per_pass.push_back(d.stall_us - d0.stall_us);
-  m.stats.copy_us_per_pass.push_back(d.copy_us - d0.copy_us);
+  // Bounded history: a long run keeps the recent passes (amortized O(1)).
+  auto push = [](auto& series, auto value) {
+    if (series.size() >= 2 * kPassHistoryKept) series.erase(series.begin(), series.begin() + kPassHistoryKept);
+    series.push_back(value);
+  };
+  push(m.stats.bytes_per_pass, d.bytes_h2d - d0.bytes_h2d);
+  push(m.stats.us_per_pass, d.now_us - d0.now_us);
+  push(m.stats.stall_us_per_pass, d.stall_us - d0.stall_us);
+  push(m.stats.copy_us_per_pass, d.copy_us - d0.copy_us);
   return Status::ok();
 }
 

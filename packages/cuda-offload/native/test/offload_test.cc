@@ -2,12 +2,14 @@
 // against the textbook counts, the emulator's hazard checks, and bytes on the
 // device equal to the host bytes.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "weightkit/offload/device.hpp"
@@ -193,7 +195,8 @@ namespace emu_api = weightkit::offload::emu;
 
 TEST_CASE("the emulator catches a read before the copy completes, a free while in use, and the pool cap") {
   using namespace emu_api;
-  reset(Config{});
+  auto ctx = create_context(Config{});
+  ContextScope scope(ctx.get());
   cudaStream_t copy, compute;
   cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking);
   cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking);
@@ -378,6 +381,46 @@ TEST_CASE("the chosen look-ahead across passes is the faster one on the timing d
                 rt.value()->residency().prefetch_across_passes ? "with" : "without", chosen_us, flipped_us);
   }
   CHECK(without > 0);  // copy-bound budgets do better without it
+}
+
+TEST_CASE("runtimes never share an emulated device: 2 and 8 runtimes, interleaved and on 8 threads") {
+  for (size_t count : {size_t{2}, size_t{8}}) {
+    std::vector<Model> models;
+    for (size_t r = 0; r < count; ++r) models.push_back(make_model({300000 + r * 1000, 200000, 500000, 100000, 400000}));
+    std::vector<std::unique_ptr<Runtime>> rts;
+    for (auto& m : models) {
+      RuntimeOptions o;
+      o.compute_us_per_step = 20;
+      auto rt = make_runtime(m, 1300000, o);
+      CHECK(rt.is_ok());
+      if (rt.is_ok()) rts.push_back(std::move(rt).value());
+    }
+    // Interleaved on one thread: a pass of each in turn, each pass seeing only its own device.
+    for (int round = 0; round < 3; ++round) {
+      for (auto& rt : rts) CHECK(rt->run_pass().is_ok());
+    }
+    // Concurrently: one thread per runtime.
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (auto& rt : rts) {
+      threads.emplace_back([&rt, &failures] {
+        for (int p = 0; p < 5; ++p) {
+          if (!rt->run_pass().is_ok()) failures++;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK_EQ(failures.load(), 0);
+    for (size_t r = 0; r < rts.size(); ++r) {
+      CHECK(rts[r]->hazards().empty());
+      // Each device holds its own model's bytes.
+      auto back = rts[r]->read_back(2);
+      if (back.is_ok()) CHECK(back.value() == models[r].host[2]);
+      const auto s = rts[r]->stats();
+      CHECK_EQ(s.passes, uint64_t{8});
+      CHECK(s.peak_device_bytes <= 1300000);
+    }
+  }
 }
 
 WEIGHTKIT_TEST_MAIN()

@@ -109,17 +109,18 @@ inline std::string describe_range(double min, double max) {
   return "from " + fmt(min) + " to " + fmt(max);
 }
 
+}  // namespace detail
+
+/// A number (an integer with `integer`) in [min, max]; WK_BAD_ARGUMENT naming `what` otherwise.
 inline double checked_number(Napi::Env env, Napi::Value v, const std::string& what, double min, double max, bool integer) {
   if (!v.IsNumber()) throw_bad_argument(env, what + " must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d < min || d > max || (integer && d != std::floor(d))) {
-    throw_bad_argument(env, what + " must be " + std::string(integer ? "an integer " : "a number ") + describe_range(min, max) +
+    throw_bad_argument(env, what + " must be " + std::string(integer ? "an integer " : "a number ") + detail::describe_range(min, max) +
                                 ", got " + v.ToString().Utf8Value());
   }
   return d;
 }
-
-}  // namespace detail
 
 /// Positional arguments of one call, each checked for type and range.
 class Args {
@@ -142,10 +143,10 @@ class Args {
     return s;
   }
   double number(size_t i, const char* what, double min, double max) const {
-    return detail::checked_number(env(), info_[i], name(what), min, max, false);
+    return checked_number(env(), info_[i], name(what), min, max, false);
   }
   uint64_t integer(size_t i, const char* what, double min = 0, double max = kMaxSafeInteger) const {
-    return static_cast<uint64_t>(detail::checked_number(env(), info_[i], name(what), min, max, true));
+    return static_cast<uint64_t>(checked_number(env(), info_[i], name(what), min, max, true));
   }
   bool boolean(size_t i, const char* what) const {
     if (!info_[i].IsBoolean()) fail(what, "true or false");
@@ -199,11 +200,11 @@ class Fields {
   }
   double number(const char* key, double dflt, double min, double max) const {
     if (!has(key)) return dflt;
-    return detail::checked_number(env_, obj_.Get(key), name(key), min, max, false);
+    return checked_number(env_, obj_.Get(key), name(key), min, max, false);
   }
   uint64_t integer(const char* key, uint64_t dflt, double min = 0, double max = kMaxSafeInteger) const {
     if (!has(key)) return dflt;
-    return static_cast<uint64_t>(detail::checked_number(env_, obj_.Get(key), name(key), min, max, true));
+    return static_cast<uint64_t>(checked_number(env_, obj_.Get(key), name(key), min, max, true));
   }
   /// A number or a bigint that fits in 64 bits.
   std::optional<uint64_t> u64(const char* key) const {
@@ -215,7 +216,7 @@ class Fields {
       if (!lossless) fail(key, "a bigint from 0 to 2^64-1");
       return out;
     }
-    return static_cast<uint64_t>(detail::checked_number(env_, v, name(key), 0, kMaxSafeInteger, true));
+    return static_cast<uint64_t>(checked_number(env_, v, name(key), 0, kMaxSafeInteger, true));
   }
   bool boolean(const char* key, bool dflt) const {
     if (!has(key)) return dflt;

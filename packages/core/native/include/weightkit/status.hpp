@@ -25,6 +25,7 @@ enum class Code {
   kClosed,       // WK_CLOSED: the object was closed before use
   kNoSpace,      // WK_NO_SPACE: the filesystem is full
   kDevice,       // WK_DEVICE: the (possibly emulated) accelerator failed
+  kBusy,         // WK_BUSY: the object is running a long operation; the call would have to wait
 };
 
 /// The stable string form of a code, as JavaScript sees it in `error.code`.
@@ -42,6 +43,7 @@ inline const char* code_name(Code c) {
     case Code::kClosed: return "WK_CLOSED";
     case Code::kNoSpace: return "WK_NO_SPACE";
     case Code::kDevice: return "WK_DEVICE";
+    case Code::kBusy: return "WK_BUSY";
   }
   return "WK_IO";
 }

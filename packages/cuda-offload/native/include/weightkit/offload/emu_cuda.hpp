@@ -14,12 +14,19 @@
 //  * hazard checks that fail the offending call: memory used before its
 //    allocation is ordered before the use, data read before the copy that
 //    wrote it completed, a free while another stream may still read, use after
-//    free. Device memory is real host memory, so bytes can be checked.
+//    free. Device memory is real host memory, so bytes can be checked;
+//  * one context per emulated device (memory, streams, events, pools, clock,
+//    hazards), current per thread as a CUDA context is: any number of
+//    runtimes, each with its own device, run side by side without sharing
+//    anything. Calls that name a stream or pool use its context; the others
+//    (host registration, pinned allocations, device-wide sync) use the
+//    thread's current one.
 // Names mirror cuda_runtime_api.h inside namespace weightkit::offload::emu.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -113,12 +120,26 @@ const char* cudaGetErrorString(cudaError_t error);
 
 // ---- emulation controls (not CUDA API) ----
 
+/// One emulated device: everything the CUDA calls above act on.
+struct EmuContext;
+std::shared_ptr<EmuContext> create_context(const Config& config);
 
-/// Resets the emulated device: frees everything, clears hazards, sets the clock to 0.
-void reset(const Config& config);
-/// The host thread's virtual time, microseconds.
+/// Makes `ctx` the calling thread's current context for the scope (as
+/// cuCtxPushCurrent / cuCtxPopCurrent do); scopes nest.
+class ContextScope {
+ public:
+  explicit ContextScope(EmuContext* ctx);
+  ~ContextScope();
+  ContextScope(const ContextScope&) = delete;
+  ContextScope& operator=(const ContextScope&) = delete;
+
+ private:
+  EmuContext* previous_;
+};
+
+/// The host thread's virtual time in the current context, microseconds.
 double host_now_us();
-/// Every hazard detected since reset, in order.
+/// Every hazard the current context detected, in order.
 std::vector<std::string> hazards();
 /// Total virtual microseconds the compute stream waited on events past the moment it could otherwise have started.
 double compute_stall_us();

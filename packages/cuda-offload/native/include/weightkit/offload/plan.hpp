@@ -48,9 +48,16 @@ enum class Policy { kNextUse, kLru };
 
 /// Simulates the eviction policy (no device, no prefetch) over `passes` cycles
 /// and returns the bytes loaded in each pass. Pinned weights are loaded once
-/// and never evicted. Used by the planner and as the reference in tests.
+/// and never evicted; neither are the weights of the `overlap_steps` steps
+/// before the current one. Used by the planner and as the reference in tests.
 Result<std::vector<uint64_t>> simulate(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes,
-                                       Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor = true);
+                                       Policy policy, const std::vector<uint32_t>& pinned, int passes, bool check_floor = true,
+                                       uint32_t overlap_steps = 0);
+
+/// The streaming room an overlapped schedule needs: the most bytes of
+/// weights outside `pinned` that `depth` + 1 consecutive steps read (the
+/// step being computed and the ones whose copies run meanwhile), cyclically.
+uint64_t in_flight_room(const std::vector<Weight>& weights, const Schedule& schedule, const std::vector<bool>& pinned, uint32_t depth);
 
 /// How the runtime spends a budget when it prefetches: a set kept resident
 /// for good, and a reserve left outside the eviction plan so the next copies
@@ -63,6 +70,11 @@ struct ResidencyPlan {
   /// next pass starts with free memory for its first copies instead of a
   /// reserve already full of them (which helps when copies dominate).
   bool prefetch_across_passes = true;
+  /// Steps before the current one whose weights the next-use plan keeps while
+  /// it loads: compute still reads them, so a load may start that many steps
+  /// early without any reserve. The streaming room is then exactly the weights
+  /// in flight together, whatever their sizes.
+  uint32_t overlap_steps = 0;
 };
 
 /// Modelled times, in microseconds. A copy costs us_per_copy plus
@@ -75,9 +87,12 @@ struct CostModel {
 };
 
 /// The plans worth comparing for a budget: next-use over the whole schedule
-/// with a reserve of the largest weight, and for each weight size m (largest
-/// first) and k = 1..4, "pin every weight larger than m, pin more of the
-/// others into budget - (k+1)m, stream the rest through a reserve of km".
+/// with a reserve of the largest weight; "pin, then stream the rest through a
+/// room of exactly the weights in flight together" for look-ahead depths 1-3
+/// (no reserve: the plan keeps the weights compute still reads while the
+/// next load runs, whatever their sizes); and for each weight size m
+/// (largest first) and k = 1..4, "pin every weight larger than m, pin more of
+/// the others into budget - (k+1)m, stream the rest through a reserve of km".
 /// Three ways to choose the extra pins: largest first (fewest bytes); paced,
 /// so the streamed bytes follow the modelled compute time through the pass
 /// (the copy engine never has a stretch with nothing to overlap); and paced

@@ -19,9 +19,19 @@ struct HostWeight {
   const uint8_t* data = nullptr;  // host bytes (mapped file or owned buffer)
 };
 
+/// What the planner optimises when a compute cost is modelled. Streaming a
+/// large weight without stalls needs room for it and the next large one at
+/// once, so on models of mixed sizes the fastest plan can move more bytes
+/// than the one that moves the fewest (docs/offload.md, "Two objectives").
+enum class Objective {
+  kFastest,      // the fastest pass; among plans within 5% of it, the fewest bytes
+  kFewestBytes,  // the fewest bytes per pass; among those, the fastest
+};
+
 struct RuntimeOptions {
   uint64_t budget_bytes = 0;
   Policy policy = Policy::kNextUse;
+  Objective objective = Objective::kFastest;
   std::vector<uint32_t> pinned;       // resident for the runtime's lifetime
   uint64_t prefetch_bytes = UINT64_MAX;  // look-ahead: at most this many bytes in flight ahead of compute
   double prefetch_us = 0;             // look-ahead: at most this much modelled compute ahead (0: unlimited)
@@ -32,6 +42,13 @@ struct RuntimeOptions {
   /// compute cost is modelled, else takes the one that moves the fewest bytes.
   std::optional<ResidencyPlan> residency;
 };
+
+/// WK_BAD_ARGUMENT naming `what` and the range unless `v` is finite and in [lo, hi].
+Status check_range(double v, double lo, double hi, const std::string& what);
+
+/// Every number in `options` finite and in range (budgets and sizes up to
+/// 2^53 bytes, times up to 1e12 us), so the planner's arithmetic stays exact.
+Status validate_options(const RuntimeOptions& options);
 
 struct Acquired {
   uint32_t weight = 0;
