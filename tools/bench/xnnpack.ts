@@ -8,7 +8,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ import { SafetensorsMap, readFootprintAsync, writeSafetensors } from '@weightkit
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
 import { runProgram } from '../src/native-programs.js';
 import { synthModel } from '../src/synth/model.js';
-import { barChart, machine, mdMachine, mdTable, median, runChild, writeResults } from './lib.js';
+import { BENCH_DOCS, barChart, machine, mdMachine, mdTable, median, runChild, writeResults } from './lib.js';
+import { realXnnpackBars, realXnnpackMarkdown, runRealXnnpack } from './xnnpack-real.js';
 
 interface ChildResult {
   mode: string; ms: number; packMs: number; finalizeMs: number; packed: number; hits: number; packedBytes: number;
@@ -118,6 +119,9 @@ export async function runXnnpackBench(options: XnnpackBenchOptions = {}) {
     backing.fallocatePwriteMs.push(back('fallocate-pwrite'));
   }
 
+  log('the real XNNPACK...');
+  const realXnnpack = runRealXnnpack({ work, runs: Math.max(runs, 5), log });
+
   const med = (xs: ChildResult[], k: keyof ChildResult) => median(xs.map((x) => x[k] as number));
   const coldMs = med(cold, 'ms');
   const result = {
@@ -141,6 +145,7 @@ export async function runXnnpackBench(options: XnnpackBenchOptions = {}) {
       coldMs: cold.map((c) => c.ms), coldPackAndFlushMs: cold.map((c) => c.packMs + c.finalizeMs),
       warmMs: warm.map((c) => c.ms), warmTouchMs: warmTouch.map((c) => c.ms),
     },
+    realXnnpack,
   };
   const ratios = {
     warmOverCold: result.warmMs / coldMs,
@@ -202,9 +207,14 @@ weights; subtracting that from the total PSS of the 4 processes sharing the
 cache leaves what their weights cost together (${(shared.pss / 2 ** 20).toFixed(0)} MiB total vs
 ${(heap.pss / 2 ** 20).toFixed(0)} MiB for the heap copies).
 
+${realXnnpackMarkdown(realXnnpack)}
 ${mdMachine(result.machine)}
 Raw numbers: [xnnpack.json](xnnpack.json).
 `;
+  if (realXnnpack.ran) {
+    writeFileSync(join(BENCH_DOCS, 'xnnpack-real.svg'), barChart(
+      `Real XNNPACK, ${(realXnnpack.packedBytes / 2 ** 20).toFixed(0)} MiB packed: operator creation, median ms`, 'ms', realXnnpackBars(realXnnpack), true));
+  }
   const files = writeResults('xnnpack', full, svg, md);
   return { result: full, files };
 }

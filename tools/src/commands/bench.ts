@@ -13,7 +13,9 @@ aoti: open a .pt2 of --size (default 1GiB) until every constant is addressable,
   weightkit vs PyTorch's extract-and-copy way, --runs times each (default 5).
 xnnpack: the packed-weights cache on a --size model (default 1GiB): cold pack vs
   warm open, dirty vs clean pages, 50 load/unload cycles, 4 processes sharing,
-  packer throughput vs memcpy, fallocate vs sparse ftruncate (default 3 runs).
+  packer throughput vs memcpy, fallocate vs sparse ftruncate (default 3 runs),
+  and, where WEIGHTKIT_XNNPACK_DIR was set at build, operator creation with the
+  real XNNPACK: weightkit cold/warm vs its own weights cache.
 offload: a budget sweep x policy x prefetch depth for a --size model (default
   256MiB), --runs passes per configuration (default 5), on the emulated CUDA
   runtime or, with --device cuda, on the GPU (writes offload-cuda.*).

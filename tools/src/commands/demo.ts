@@ -1,11 +1,12 @@
 /**
  * `weightkit demo`: the main job on the bundled default model. Each backend
- * adds a step; today it opens every face-api manifest zero-copy and prints the
- * default model's tensors and totals.
+ * adds a step: the model's tensors, every face-api manifest opened zero-copy,
+ * the packed-weights cache cold and warm, real XNNPACK operators through that
+ * cache (where XNNPACK was built in), a .pt2 round trip, and an offloaded run.
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -17,6 +18,7 @@ import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printTable } from '../cli/output.js';
 import { defaultManifests, defaultModel } from '../default-model.js';
+import { nativePrograms, runProgram } from '../native-programs.js';
 import type { CachePackJson } from './cache.js';
 import { describeMap, printInspect } from './inspect.js';
 
@@ -95,6 +97,64 @@ async function aotiStep(model: string, work: string): Promise<void> {
   }
 }
 
+interface InteropRun {
+  operators: number;
+  createMs: number;
+  hits: number;
+  inserts: number;
+  outputHash: string;
+  privateDirtyCreated: number;
+}
+
+/**
+ * Creates real XNNPACK fully-connected operators from the model's filters
+ * (each [kh, kw, cin, cout] filter as a [kh*kw*cin, cout] matrix, with its
+ * bias) three ways: XNNPACK's own weights cache, then weightkit's cache cold
+ * and warm, each in a fresh process. Needs the interop program, built where
+ * WEIGHTKIT_XNNPACK_DIR names a prebuilt XNNPACK.
+ */
+async function xnnpackStep(model: string, work: string): Promise<void> {
+  if (!nativePrograms('interop').some((p) => p.name === 'xnnpack_interop' && p.built)) {
+    process.stdout.write('\nReal XNNPACK: not built here (build with WEIGHTKIT_XNNPACK_DIR set to a prebuilt XNNPACK to add this step)\n');
+    return;
+  }
+  const map = await openNamedDataMap(model);
+  const chunks: Uint8Array[] = [];
+  const spec: string[] = [];
+  let offset = 0;
+  const put = (name: string) => {
+    const f = Float32Array.from(map.get(name) as Float32Array);
+    chunks.push(new Uint8Array(f.buffer));
+    offset += f.byteLength;
+    return offset - f.byteLength;
+  };
+  try {
+    const names = new Set(map.keys());
+    for (const name of names) {
+      const info = map.info(name);
+      const bias = name.replace(/filters$/, 'bias');
+      if (!name.endsWith('/filters') || info.dtype !== 'float32' || info.shape.length !== 4 || !names.has(bias)) continue;
+      const [kh, kw, cin, cout] = info.shape as [number, number, number, number];
+      const w = put(name);
+      const b = put(bias);
+      spec.push(`${name.replace(/\s/g, '_')} ${cout} ${kh * kw * cin} ${w} ${b} 1`);
+    }
+  } finally {
+    map.close();
+  }
+  const weights = join(work, 'xnnpack-chain.bin');
+  const specFile = join(work, 'xnnpack-chain.spec');
+  writeFileSync(weights, Buffer.concat(chunks));
+  writeFileSync(specFile, spec.join('\n') + '\n');
+  const cache = join(work, 'xnnpack-chain.xpwc');
+  const run = (provider: string) => runProgram<InteropRun>('xnnpack_interop', ['run', '--provider', provider, '--cache', provider === 'weightkit' ? cache : '', '--weights', weights, '--spec', specFile]);
+  const runs: [string, InteropRun][] = [['XNNPACK\'s own cache', run('xnnpack')], ['weightkit, cold (packs)', run('weightkit')], ['weightkit, warm (maps)', run('weightkit')]];
+  process.stdout.write(`\nReal XNNPACK: ${runs[0]![1].operators} fully-connected operators from the model's filters, each run a fresh process:\n`);
+  printTable(['run', 'create ms', 'packed', 'hits', 'dirty after create'], runs.map(([label, r]) => [label, r.createMs.toFixed(2), String(r.inserts), String(r.hits), formatBytes(Math.max(0, r.privateDirtyCreated))]));
+  const same = new Set(runs.map(([, r]) => r.outputHash)).size === 1;
+  process.stdout.write(`  outputs ${same ? 'bit-identical across all three' : 'DIFFER'}\n`);
+}
+
 /** Runs the model under a device budget of about a quarter of its weights. */
 async function offloadStep(model: string): Promise<void> {
   const map = await openNamedDataMap(model);
@@ -133,6 +193,7 @@ export const demo: Command = {
     const work = mkdtempSync(join(tmpdir(), 'weightkit-demo-'));
     try {
       cacheStep(model, work);
+      await xnnpackStep(model, work);
       await aotiStep(model, work);
       await offloadStep(model);
     } finally {
