@@ -93,6 +93,7 @@ export async function runAotiBench(options: AotiBenchOptions = {}) {
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   const md = `---
 title: "Benchmark: opening AOTInductor weights"
+group: Benchmarks
 ---
 
 # Opening a ${(result.pt2Bytes / 2 ** 30).toFixed(2)} GiB .pt2: weightkit vs PyTorch's way

@@ -163,6 +163,7 @@ writes the same page as docs/bench/offload-cuda.md; the real-CUDA device layer i
 linked in every CI run where nvcc is present`;
   const md = `---
 title: "Benchmark: CUDA weight offload (${device === 'cuda' ? h2dRate.deviceName : 'emulated'})"
+group: Benchmarks
 ---
 
 # Weight offload: a budget sweep ${device === 'cuda' ? `on ${h2dRate.deviceName}` : 'on the emulated CUDA runtime'}

@@ -173,6 +173,7 @@ export async function runXnnpackBench(options: XnnpackBenchOptions = {}) {
   const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
   const md = `---
 title: "Benchmark: the packed-weights cache"
+group: Benchmarks
 ---
 
 # Packed-weights cache on a ${gib(result.modelBytes)} GiB model

@@ -1,7 +1,9 @@
 /** Command dispatch and the exit-code contract of the CLI. @module */
+import { createRequire } from 'node:module';
 import { isWeightkitError } from '@weightkit/core';
-import { UsageError } from './cli/args.js';
+import { UsageError, suggestion } from './cli/args.js';
 import type { Command } from './cli/command.js';
+import { printJson, setQuiet } from './cli/output.js';
 import { aoti } from './commands/aoti.js';
 import { bench } from './commands/bench.js';
 import { cache } from './commands/cache.js';
@@ -13,6 +15,9 @@ import { synth } from './commands/synth.js';
 /** Every command, in help order. */
 export const COMMANDS: readonly Command[] = [inspect, synth, cache, aoti, offload, bench, demo];
 
+/** The version of @weightkit/tools (what `weightkit --version` prints). */
+export const VERSION: string = (createRequire(import.meta.url)('@weightkit/tools/package.json') as { version: string }).version;
+
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
@@ -21,38 +26,54 @@ function help(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'weightkit <command> --help' for a command's options.",
+    'options:',
+    '  --json         (every command but demo) one JSON object on stdout; failures too: {"error":{"code","message"}}',
+    '  --quiet, -q    no progress or informational lines on stderr',
+    '  --help, -h     the command\'s options',
+    '  --version, -V  the version',
+    '',
+    "Run 'weightkit help <command>' for a command's options.",
   ].join('\n');
+}
+
+/** A failure: one line on stderr, and with --json the same as an object on stdout. */
+function fail(code: string, message: string, json: boolean, exit: number, detail = ''): number {
+  process.stderr.write(`${exit === 2 ? message : `error[${code}]: ${message}`}\n${detail}`);
+  if (json) printJson({ error: { code, message } });
+  return exit;
 }
 
 /** Runs the CLI on `argv` and returns the exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  const quiet = argv.includes('--quiet') || argv.includes('-q');
+  setQuiet(quiet);
+  if (quiet) process.removeAllListeners('warning');
+  const args = argv.filter((a) => a !== '--quiet' && a !== '-q');
+  const json = args.includes('--json');
+  const [name, ...rest] = args;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(json ? JSON.stringify({ version: VERSION }) + '\n' : `weightkit ${VERSION}\n`);
+    return 0;
+  }
+  if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     process.stdout.write(help() + '\n');
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const wanted = name === 'help' ? rest[0]! : name;
+  const command = COMMANDS.find((c) => c.name === wanted);
   if (!command) {
-    process.stderr.write(`unknown command '${name}'\n\n${help()}\n`);
-    return 2;
+    const hint = suggestion(wanted, COMMANDS.map((c) => c.name));
+    return fail('WK_BAD_ARGUMENT', `unknown command '${wanted}'${hint}`, json, 2, `\n${help()}\n`);
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (name === 'help' || rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.usage + '\n');
     return 0;
   }
   try {
     return (await command.run(rest)) ?? 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n\n${e.usage}\n`);
-      return 2;
-    }
-    if (isWeightkitError(e)) {
-      process.stderr.write(`error[${e.code}]: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`error[WK_IO]: ${(e as Error)?.stack ?? String(e)}\n`);
-    return 1;
+    if (e instanceof UsageError) return fail('WK_BAD_ARGUMENT', e.message, json, 2, `\n${e.usage}\n`);
+    if (isWeightkitError(e)) return fail(e.code, e.message, json, 1);
+    return fail('WK_IO', (e as Error)?.stack ?? String(e), json, 1);
   }
 }

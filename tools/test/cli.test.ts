@@ -63,6 +63,53 @@ describe('weightkit inspect', () => {
   });
 });
 
+describe('the CLI around the commands', () => {
+  it('prints its version, and help for one command', () => {
+    const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+    for (const flag of ['--version', '-V', 'version']) {
+      const r = weightkit(flag);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`weightkit ${version}\n`);
+    }
+    const r = weightkit('help', 'cache');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^usage: weightkit cache pack/);
+    expect(weightkit('help', 'cahce').stderr).toContain("unknown command 'cahce' (did you mean 'cache'?)");
+  });
+
+  it('suggests the command or option meant', () => {
+    let r = weightkit('inspct', 'x');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^unknown command 'inspct' \(did you mean 'inspect'\?\)/);
+    r = weightkit('inspect', 'x', '--jsno');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Unknown option '--jsno' \(did you mean '--json'\?\)/);
+    r = weightkit('zzzzzzzz');
+    expect(r.stderr).not.toContain('did you mean');
+  });
+
+  it('with --json, a failure is also an error object on stdout', () => {
+    let r = weightkit('inspect', join(dir, 'missing.safetensors'), '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'WK_NOT_FOUND', message: expect.stringContaining('missing.safetensors') } });
+    expect(r.stderr).toMatch(/^error\[WK_NOT_FOUND\]/);
+    r = weightkit('inspect', '--json');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'WK_BAD_ARGUMENT', message: 'expected 1 argument, got 0' } });
+  });
+
+  it('--quiet drops progress lines, never results or errors', () => {
+    const out = join(dir, 'quiet.safetensors');
+    const loud = weightkit('synth', '--size', '64MiB', '--out', out);
+    const quiet = weightkit('synth', '--size', '64MiB', '--out', out, '--quiet');
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toBe(loud.stdout);
+    const r = weightkit('inspect', join(dir, 'missing.safetensors'), '-q');
+    expect(r.stderr).toMatch(/^error\[WK_NOT_FOUND\]/);
+  });
+});
+
 describe('weightkit synth', () => {
   const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 

@@ -15,8 +15,4 @@
  */
 export { AotiWeights, type AotiOpenOptions, type AotiSource } from './weights.js';
 export { CONSTANT_TYPES, parseConstantsInfo, type AotiConstant, type ConstantType } from './constants.js';
-export {
-  planAoti, wrapperCpp, wrapperMetadata, writeAotiFolder, writePayload, writePt2,
-  type AotiPlan, type AotiWriteOptions, type AotiWriteResult, type PlannedConstant, type Pt2Model,
-} from './writer.js';
-export { StoredZipWriter, type MemberProducer } from './zip-writer.js';
+export { writeAotiFolder, writePt2, type AotiWriteOptions, type AotiWriteResult, type Pt2Model } from './writer.js';

@@ -197,6 +197,11 @@ export class AotiWeights implements NamedDataMap {
     this.#closed = true;
     this.#mapping?.close();
   }
+  /** `using`: closes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 
   [Symbol.iterator](): Iterator<TensorInfo> {
     return this.catalog[Symbol.iterator]();

@@ -27,6 +27,8 @@ export interface AotiWriteOptions {
   forceZip64?: boolean;
   /** Called as payload bytes are written. */
   onProgress?: (written: number, total: number) => void;
+  /** Stops between constants: nothing is left under the target name, and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** One planned constant. */
@@ -138,11 +140,13 @@ export function wrapperMetadata(map: NamedDataMap, options: AotiWriteOptions = {
 
 /** Streams the payload bytes of `plan` from `map` to `write`. */
 export async function writePayload(
-  map: NamedDataMap, plan: AotiPlan, write: (chunk: Uint8Array) => Promise<void>, onProgress?: (written: number, total: number) => void,
+  map: NamedDataMap, plan: AotiPlan, write: (chunk: Uint8Array) => Promise<void>, options: Pick<AotiWriteOptions, 'onProgress' | 'signal'> = {},
 ): Promise<void> {
+  const { onProgress, signal } = options;
   const zeros = new Uint8Array(64);
   let written = 0;
   for (const c of plan.constants) {
+    signal?.throwIfAborted();
     const data = c.info.quantization ? map.get(c.fqn) : map.bytes(c.fqn);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength !== c.bytes) {
@@ -160,13 +164,15 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
   while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done)).bytesWritten;
 }
 
-/** Writes to `path` through a temporary file renamed into place. */
-async function atomically(path: string, body: (fh: FileHandle) => Promise<void>): Promise<void> {
+/** Writes to `path` through a temporary file renamed into place; an abort leaves nothing behind. */
+async function atomically(path: string, body: (fh: FileHandle) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
   const tmp = `${path}.tmp-${process.pid}`;
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', 0o644);
     await body(fh);
+    signal?.throwIfAborted();
     await fh.sync();
     await fh.close();
     fh = undefined;
@@ -174,6 +180,7 @@ async function atomically(path: string, body: (fh: FileHandle) => Promise<void>)
   } catch (e) {
     await fh?.close().catch(() => undefined);
     rmSync(tmp, { force: true });
+    if (signal?.aborted) throw signal.reason;
     throw fromSystemError(e, `cannot write '${path}'`);
   }
 }
@@ -188,6 +195,7 @@ export interface AotiWriteResult {
 
 /** Writes an extracted model folder: `<key>.wrapper.cpp`, `<key>.wrapper_weights.blob`, `<key>.wrapper_metadata.json`. */
 export async function writeAotiFolder(map: NamedDataMap, dir: string, options: AotiWriteOptions = {}): Promise<AotiWriteResult> {
+  options.signal?.throwIfAborted();
   const key = options.key ?? 'model';
   const plan = planAoti(map, options);
   try {
@@ -195,9 +203,9 @@ export async function writeAotiFolder(map: NamedDataMap, dir: string, options: A
   } catch (e) {
     throw fromSystemError(e, `cannot create '${dir}'`);
   }
-  await atomically(join(dir, `${key}.wrapper_weights.blob`), (fh) => writePayload(map, plan, (b) => writeAll(fh, b), options.onProgress));
-  await atomically(join(dir, `${key}.wrapper.cpp`), (fh) => writeAll(fh, Buffer.from(wrapperCpp(plan, options))));
-  await atomically(join(dir, `${key}.wrapper_metadata.json`), (fh) => writeAll(fh, Buffer.from(wrapperMetadata(map, options))));
+  await atomically(join(dir, `${key}.wrapper_weights.blob`), (fh) => writePayload(map, plan, (b) => writeAll(fh, b), options), options.signal);
+  await atomically(join(dir, `${key}.wrapper.cpp`), (fh) => writeAll(fh, Buffer.from(wrapperCpp(plan, options))), options.signal);
+  await atomically(join(dir, `${key}.wrapper_metadata.json`), (fh) => writeAll(fh, Buffer.from(wrapperMetadata(map, options))), options.signal);
   return { path: dir, key, constants: plan.constants.length, payloadBytes: plan.payloadSize };
 }
 
@@ -235,11 +243,11 @@ export async function writePt2(path: string, models: NamedDataMap | Pt2Model[], 
       const dir = `${root}/data/aotinductor/${names[i]}`;
       await zip.addBytes(`${dir}/${key}.wrapper.cpp`, Buffer.from(wrapperCpp(plan, options)));
       await zip.addBytes(`${dir}/${key}.wrapper_metadata.json`, Buffer.from(wrapperMetadata(m.map, options)));
-      await zip.add(`${dir}/${key}.wrapper_weights.blob`, plan.payloadSize, (write) => writePayload(m.map, plan, write, options.onProgress));
+      await zip.add(`${dir}/${key}.wrapper_weights.blob`, plan.payloadSize, (write) => writePayload(m.map, plan, write, options));
       constants += plan.constants.length;
       payloadBytes += plan.payloadSize;
     }
     await zip.finish();
-  });
+  }, options.signal);
   return { path, key, constants, payloadBytes };
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -116,5 +116,18 @@ print(json.dumps({"bad": bad, "members": members, "blobLen": len(blob), "blobHea
     expect(readFileSync(pt2).length).toBeGreaterThan(w.blobSize);
     w.close();
     tf.close();
+  });
+
+  it('an aborted write rejects with the signal\'s reason and leaves nothing behind', async () => {
+    const modelDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');
+    using tf = await openNamedDataMap(join(modelDir, 'face_recognition_model-weights_manifest.json'));
+    const ac = new AbortController();
+    const reason = new Error('stop');
+    const pt2 = join(dir, 'aborted.pt2');
+    // Aborted from the progress callback, in the middle of the payload.
+    const onProgress = (done: number, total: number) => { if (done > total / 2) ac.abort(reason); };
+    await expect(writePt2(pt2, tf, { signal: ac.signal, onProgress })).rejects.toBe(reason);
+    await expect(writeAotiFolder(tf, join(dir, 'aborted-folder'), { signal: ac.signal })).rejects.toBe(reason);
+    expect(readdirSync(dir).filter((f) => f.startsWith('aborted'))).toEqual([]);
   });
 });

@@ -61,6 +61,29 @@ endif()
 
 set(WEIGHTKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
+# Prebuilt binaries. With WEIGHTKIT_PREBUILD=ON (the workspace build, so also
+# npm pack) every addon and runtime library is copied to
+# <package>/prebuilds/linux-<arch>-glibc/, which the npm tarball ships and the
+# loader tries before any local build. A user's build from source (plain
+# `npx cmake-js compile` in the installed package) stays in build/Release.
+option(WEIGHTKIT_PREBUILD "copy built addons into the package's prebuilds/ folder" OFF)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(WEIGHTKIT_ARCH x64)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+  set(WEIGHTKIT_ARCH arm64)
+else()
+  set(WEIGHTKIT_ARCH ${CMAKE_SYSTEM_PROCESSOR})
+endif()
+set(WEIGHTKIT_PREBUILD_DIR "${CMAKE_SOURCE_DIR}/prebuilds/linux-${WEIGHTKIT_ARCH}-glibc")
+
+function(weightkit_prebuild target)
+  if(WEIGHTKIT_PREBUILD)
+    add_custom_command(TARGET ${target} POST_BUILD
+                       COMMAND ${CMAKE_COMMAND} -E make_directory "${WEIGHTKIT_PREBUILD_DIR}"
+                       COMMAND ${CMAKE_COMMAND} -E copy "$<TARGET_FILE:${target}>" "${WEIGHTKIT_PREBUILD_DIR}/")
+  endif()
+endfunction()
+
 # node-addon-api's headers (cmake-js adds node-api-headers through CMAKE_JS_INC).
 if(WEIGHTKIT_BUILD_ADDONS)
   execute_process(COMMAND node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))"
@@ -90,6 +113,7 @@ function(weightkit_addon target)
   # libstdc++ or libgcc version requirement beyond the build machine's glibc.
   target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL)
   target_link_libraries(${target} PRIVATE ${CMAKE_JS_LIB} ${ARG_LINK})
+  weightkit_prebuild(${target})
 endfunction()
 
 set_property(GLOBAL PROPERTY WEIGHTKIT_PROGRAMS "")
@@ -108,6 +132,12 @@ function(weightkit_native_program target)
   elseif(ARG_KIND STREQUAL "interop" AND (NOT WEIGHTKIT_XNNPACK_DIR OR NOT EXISTS "${WEIGHTKIT_XNNPACK_DIR}/include/xnnpack.h"))
     set(built false)
   endif()
+  # An installed package ships its library sources, not its programs.
+  foreach(src ${ARG_SOURCES})
+    if(NOT EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/${src}")
+      set(built false)
+    endif()
+  endforeach()
   get_property(list GLOBAL PROPERTY WEIGHTKIT_PROGRAMS)
   list(APPEND list "{\"name\":\"${target}\",\"kind\":\"${ARG_KIND}\",\"built\":${built}}")
   set_property(GLOBAL PROPERTY WEIGHTKIT_PROGRAMS "${list}")

@@ -40,8 +40,8 @@ export {
   type Footprint, type FootprintCounts, type MappingFootprint,
 } from './footprint.js';
 export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js';
-export { loadNativeAddon, type AddonBase } from './native-loader.js';
+export { findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
 export { cancelFlag, withSignal } from './abort.js';
 export {
-  safetensorsHeaderBytes, writeSafetensors, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
+  writeSafetensors, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
 } from './safetensors-writer.js';

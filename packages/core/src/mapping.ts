@@ -224,4 +224,9 @@ export class FileMapping {
     native.close();
     release(this.#key);
   }
+  /** `using`: closes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 }

@@ -58,4 +58,6 @@ export interface NamedDataMap extends Iterable<TensorInfo> {
   /** Releases the mappings and detaches every view handed out. Idempotent. */
   close(): void;
   readonly closed: boolean;
+  /** `using map = await openNamedDataMap(...)`: closes at the end of the scope. */
+  [Symbol.dispose](): void;
 }

@@ -223,7 +223,12 @@ export class BackendOptions {
           `environment variable ${name} matches no option${hint ? ` (did you mean ${hint}?)` : ''}; known: ${own.sort().join(', ') || 'none'}`,
         );
       }
-      this.set(key, parseOptionText(key, text));
+      try {
+        this.set(key, parseOptionText(key, text));
+      } catch (e) {
+        if (!(e instanceof WeightkitError)) throw e;
+        throw new WeightkitError(e.code, `environment variable ${name}=${JSON.stringify(text)}: ${e.message}`);
+      }
     }
     return this;
   }

@@ -239,6 +239,11 @@ export class SafetensorsMap implements NamedDataMap {
   close(): void {
     this.#mapping.close();
   }
+  /** `using`: closes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 
   [Symbol.iterator](): Iterator<import('./catalog.js').TensorInfo> {
     return this.catalog[Symbol.iterator]();

@@ -299,6 +299,11 @@ export class TfjsMap implements NamedDataMap {
     this.#closed = true;
     for (const shards of this.#shards.values()) for (const s of shards) s.mapping.close();
   }
+  /** `using`: closes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 
   [Symbol.iterator](): Iterator<TensorInfo> {
     return this.catalog[Symbol.iterator]();

@@ -3,10 +3,7 @@
  * @internal
  * @module
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+import { type AddonBase, findNativeFile, loadNativeAddon, nativeFileCandidates } from '@weightkit/core';
 import type { OffloadStats, OffloadWeight } from './types.js';
 
 export interface NativePlan {
@@ -75,13 +72,16 @@ export function offloadAddon(): OffloadAddon {
   return addon;
 }
 
-/** The real-CUDA device layer, built when nvcc was present at build time. */
+/**
+ * The real-CUDA device layer (CUDA's runtime linked in statically; it needs
+ * only the driver, found at run time), shipped prebuilt and built wherever
+ * nvcc was present at build time.
+ */
 export function cudaLibraryPath(): string | undefined {
-  const p = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'libweightkit_offload_cuda.so');
-  return existsSync(p) ? p : undefined;
+  return findNativeFile(import.meta.url, 'libweightkit_offload_cuda.so');
 }
 
 /** The addon file itself (for probing CUDA in a child process). */
 export function addonPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'weightkit_offload.node');
+  return findNativeFile(import.meta.url, 'weightkit_offload.node') ?? nativeFileCandidates(import.meta.url, 'weightkit_offload.node')[0]!;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WeightkitError } from '@weightkit/core';
+import { WeightkitError, closest } from '@weightkit/core';
 
 /** A command line that does not match the command's usage: exit code 2. */
 export class UsageError extends Error {
@@ -22,13 +22,23 @@ export type Parsed<O extends Options> = {
   positionals: string[];
 };
 
-/** Parses `argv` against `options`; throws UsageError with `usage` on any mismatch. */
+/** `Did you mean ...?` for a mistyped word, or ''. */
+export function suggestion(word: string, candidates: readonly string[]): string {
+  const near = closest(word, candidates);
+  return near ? ` (did you mean '${near}'?)` : '';
+}
+
+/** Parses `argv` against `options`; throws UsageError with `usage` on any mismatch, suggesting the option meant. */
 export function parse<O extends Options>(argv: string[], options: O, usage: string): Parsed<O> {
+  const all = { ...options, help: { type: 'boolean', short: 'h' } } as const;
   try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const r = parseArgs({ args: argv, options: all, allowPositionals: true, strict: true });
     return r as unknown as Parsed<O>;
   } catch (e) {
-    throw new UsageError((e as Error).message, usage);
+    const message = (e as Error).message;
+    const unknown = /Unknown option '(--?[^']+)'/.exec(message)?.[1];
+    const hint = unknown?.startsWith('--') ? suggestion(unknown, Object.keys(all).map((k) => `--${k}`)) : '';
+    throw new UsageError(message.replace(/\. To specify a positional argument.*$/s, '') + hint, usage);
   }
 }
 

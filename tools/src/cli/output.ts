@@ -16,9 +16,23 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
 }
 
+let quiet = false;
+
+/** `--quiet`: progress and informational lines on stderr are dropped (results and errors are not). */
+export function setQuiet(on: boolean): void {
+  quiet = on;
+}
+
+/** An informational line on stderr, unless `--quiet`. */
+export function info(line: string): void {
+  if (!quiet) process.stderr.write(line + '\n');
+}
+
 /** Prints `rows` as aligned columns under `headers`. */
 export function printTable(headers: string[], rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...spread): a table may have more rows than a call has arguments.
+  const widths = headers.map((h) => h.length);
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   out.write(line(headers) + '\n');
   for (const r of rows) out.write(line(r) + '\n');
@@ -44,6 +58,7 @@ export class Progress {
   }
 
   update(done: number, total: number, unit: 'bytes' | 'items' = 'bytes'): void {
+    if (quiet) return;
     const now = Date.now();
     if (now - this.#start < 1000 || now - this.#last < 1000) return;
     this.#last = now;

@@ -5,7 +5,7 @@ import { runOffloadBench } from '../../bench/offload.js';
 import { runXnnpackBench } from '../../bench/xnnpack.js';
 import { UsageError, parse, parsePositiveInt, parseSize, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
-import { printJson } from '../cli/output.js';
+import { info, printJson } from '../cli/output.js';
 
 const usage = `usage: weightkit bench aoti|xnnpack|offload [--size <n>GiB] [--runs N] [--work <dir>] [--device emu|cuda] [--json]
 
@@ -38,11 +38,11 @@ export const bench: Command = {
     }
     const sizeBytes = values.size ? parseSize(values.size, '--size') : name === 'offload' ? 256 * 2 ** 20 : 2 ** 30;
     if (sizeBytes < 1 << 20) throw new WeightkitError('WK_BAD_ARGUMENT', '--size must be at least 1MiB');
-    const common = { sizeBytes, ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) };
+    const common = { sizeBytes, log: info, ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) };
     const { result, files } = name === 'aoti' ? await runAotiBench(common)
       : name === 'xnnpack' ? await runXnnpackBench(common)
       : await runOffloadBench({
-        sizeBytes, ...(values.runs ? { passes: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}),
+        sizeBytes, log: info, ...(values.runs ? { passes: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}),
         ...(values.device ? { device: values.device as 'emu' | 'cuda' } : {}),
       });
     if (values.json) return printJson(result);
