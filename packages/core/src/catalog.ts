@@ -24,6 +24,12 @@ export interface TensorInfo {
   readonly dtype: DType;
   /** Dimensions; `[]` for a scalar. */
   readonly shape: readonly number[];
+  /**
+   * The exact dimensions, present only when one exceeds 2^53 - 1 (then
+   * `shape` holds the nearest doubles). Only a tensor with zero elements can
+   * have such a dimension (a 0 elsewhere in its shape).
+   */
+  readonly exactShape?: readonly bigint[];
   /** Strides in elements, when the tensor is not contiguous row-major. */
   readonly strides?: readonly number[];
   /** Offset in bytes of the first stored byte within its storage. */
@@ -42,6 +48,7 @@ export interface CatalogOptions {
   readonly bounds?: Readonly<Record<string, number>> | number;
   /** Allow entries whose byte ranges overlap (views of shared storage). Default false. */
   readonly allowOverlap?: boolean;
+
   /** Require byteLength to be exactly the packed size of numel elements (default true when no strides). */
   readonly exactSize?: boolean;
 }
@@ -59,6 +66,13 @@ export function numelOf(shape: readonly number[], what = 'tensor'): bigint {
     if (n > MAX_U64) throw new WeightkitError('WK_BAD_FORMAT', `${what}: element count of shape [${shape.join(', ')}] overflows 64 bits`);
   }
   return n;
+}
+
+function exactNumel(t: TensorInfo, what: string): bigint {
+  const dims = t.exactShape!;
+  if (dims.length !== t.shape.length || dims.some((d) => d < 0n)) throw new WeightkitError('WK_BAD_FORMAT', `${what}: exactShape does not match shape`);
+  if (!dims.includes(0n)) throw new WeightkitError('WK_BAD_FORMAT', `${what}: a dimension above 2^53 - 1 is allowed only in a tensor with no elements`);
+  return 0n;
 }
 
 /** Bytes a strided view spans: (sum (shape[i]-1)*stride[i]) + 1 elements, 0 when empty. */
@@ -80,7 +94,7 @@ function stridedExtent(shape: readonly number[], strides: readonly number[], wha
 /** Validates one entry on its own; returns the bytes its elements need. */
 export function validateTensorInfo(t: TensorInfo, exactSize = true): void {
   const what = `tensor '${t.name}'`;
-  if (typeof t.name !== 'string' || t.name.length === 0) throw new WeightkitError('WK_BAD_FORMAT', 'a tensor has an empty or non-string name');
+  if (typeof t.name !== 'string') throw new WeightkitError('WK_BAD_FORMAT', 'a tensor has a name that is not a string');
   if (!isDType(t.dtype)) throw new WeightkitError('WK_UNSUPPORTED', `${what}: unknown dtype '${String(t.dtype)}'`);
   if (!Array.isArray(t.shape)) throw new WeightkitError('WK_BAD_FORMAT', `${what}: shape is not an array`);
   for (const [k, v] of [['byteOffset', t.byteOffset], ['byteLength', t.byteLength]] as const) {
@@ -88,7 +102,7 @@ export function validateTensorInfo(t: TensorInfo, exactSize = true): void {
   }
   const storedDtype = t.quantization?.storedDtype ?? t.dtype;
   dtypeInfo(storedDtype);
-  const numel = numelOf(t.shape, what);
+  const numel = t.exactShape ? exactNumel(t, what) : numelOf(t.shape, what);
   const elements = t.strides ? stridedExtent(t.shape, t.strides, what) : numel;
   const need = storageBytes(storedDtype, elements);
   const have = BigInt(t.byteLength);
@@ -106,7 +120,7 @@ export function validateTensorInfo(t: TensorInfo, exactSize = true): void {
  * allowed) not overlapping. Construction throws a coded WeightkitError.
  */
 export class WeightCatalog implements Iterable<TensorInfo> {
-  readonly #byName = new Map<string, TensorInfo>();
+  #byName = new Map<string, TensorInfo>();
 
   constructor(entries: Iterable<TensorInfo>, options: CatalogOptions = {}) {
     const bounds = typeof options.bounds === 'number' ? { '': options.bounds } : options.bounds;
@@ -123,9 +137,20 @@ export class WeightCatalog implements Iterable<TensorInfo> {
           `tensor '${t.name}' bytes [${t.byteOffset}, ${t.byteOffset + t.byteLength}) lie outside its ${bound}-byte storage (truncated file?)`,
         );
       }
-      this.#byName.set(t.name, Object.freeze({ ...t, shape: Object.freeze([...t.shape]) }));
+      this.#byName.set(t.name, Object.freeze({ ...t, shape: Object.freeze([...t.shape]), ...(t.exactShape ? { exactShape: Object.freeze([...t.exactShape]) } : {}) }));
     }
     if (!options.allowOverlap) this.#checkOverlap();
+  }
+
+  /**
+   * A catalog over entries a format's reader has already validated with the
+   * format's own, stricter rules, kept as they are (frozen by the caller).
+   * @internal
+   */
+  static adopt(byName: Map<string, TensorInfo>): WeightCatalog {
+    const c = new WeightCatalog([]);
+    c.#byName = byName;
+    return c;
   }
 
   #checkOverlap(): void {

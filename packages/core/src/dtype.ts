@@ -34,8 +34,8 @@ export const DTYPE_TABLE = [
   ['uint5', 34, 5], ['uint6', 35, 6], ['uint7', 36, 7], ['int1', 37, 1], ['int2', 38, 2],
   ['int3', 39, 3], ['int4', 40, 4], ['int5', 41, 5], ['int6', 42, 6], ['int7', 43, 7],
   ['float8_e8m0fnu', 44, 8], ['float4_e2m1fn_x2', 45, 8],
-  // safetensors' F4: one 4-bit e2m1 value per element (no c10 code of its own).
-  ['float4_e2m1', null, 4],
+  // safetensors' sub-byte floats, one value per element (no c10 codes of their own).
+  ['float4_e2m1', null, 4], ['float6_e2m3', null, 6], ['float6_e3m2', null, 6],
 ] as const;
 
 /** Canonical element-type names. */
@@ -57,7 +57,8 @@ export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = Object.freeze
   BOOL: 'bool', U8: 'uint8', I8: 'int8', I16: 'int16', U16: 'uint16', F16: 'float16',
   BF16: 'bfloat16', I32: 'int32', U32: 'uint32', F32: 'float32', F64: 'float64', I64: 'int64',
   U64: 'uint64', C64: 'complex64', F8_E5M2: 'float8_e5m2', F8_E4M3: 'float8_e4m3fn',
-  F8_E8M0: 'float8_e8m0fnu', F4: 'float4_e2m1',
+  F8_E8M0: 'float8_e8m0fnu', F8_E4M3FNUZ: 'float8_e4m3fnuz', F8_E5M2FNUZ: 'float8_e5m2fnuz',
+  F4: 'float4_e2m1', F6_E2M3: 'float6_e2m3', F6_E3M2: 'float6_e3m2',
 });
 
 /** TensorFlow.js dtype strings (weights and quantization) -> canonical names. */

@@ -43,5 +43,5 @@ export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js'
 export { findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
 export { cancelFlag, withSignal } from './abort.js';
 export {
-  writeSafetensors, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
+  writeSafetensors, writeSafetensorsAsync, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
 } from './safetensors-writer.js';

@@ -5,10 +5,12 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { numelOf } from './catalog.js';
-import { type DType, safetensorsName, storageBytes } from './dtype.js';
+import { type DType, dtypeInfo, safetensorsName } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
+import { SAFETENSORS_MAX_HEADER_BYTES } from './safetensors.js';
 
 /** Fills `chunk` with the tensor's bytes starting at byte `offset` of the tensor. */
 export type TensorFiller = (chunk: Uint8Array, offset: number) => void;
@@ -32,36 +34,87 @@ export interface SafetensorsWriteOptions {
   readonly chunkBytes?: number;
 }
 
-/** Builds the header bytes (length prefix + JSON padded to 8 bytes) and the layout. */
+/** The JSON text of one value, for the header built by hand (so no name can become an object's prototype). */
+function jsonMember(key: string, value: unknown): string {
+  return `${JSON.stringify(key)}:${JSON.stringify(value)}`;
+}
+
+/**
+ * Builds the header bytes (length prefix + JSON padded to 8 bytes) and the
+ * layout, refusing what the reference reader would refuse: a repeated name,
+ * the reserved name `__metadata__`, a sub-byte tensor that does not fill
+ * whole bytes, a header over its 100,000,000-byte limit.
+ */
 export function safetensorsHeaderBytes(
   entries: readonly Pick<SafetensorsWriteEntry, 'name' | 'dtype' | 'shape'>[],
   metadata?: Readonly<Record<string, string>>,
 ): { header: Buffer; sizes: number[]; dataBytes: number } {
-  const json: Record<string, unknown> = {};
-  if (metadata) json.__metadata__ = metadata;
+  const members: string[] = [];
+  if (metadata) {
+    for (const v of Object.values(metadata)) {
+      if (typeof v !== 'string') throw new WeightkitError('WK_BAD_ARGUMENT', 'safetensors metadata values must be strings');
+    }
+    members.push(jsonMember('__metadata__', metadata));
+  }
+  const names = new Set<string>();
   const sizes: number[] = [];
   let offset = 0;
   for (const e of entries) {
     const st = safetensorsName(e.dtype);
     if (!st) throw new WeightkitError('WK_UNSUPPORTED', `safetensors cannot store dtype ${e.dtype} (tensor '${e.name}')`);
-    if (e.name in json) throw new WeightkitError('WK_BAD_ARGUMENT', `tensor '${e.name}' is given twice`);
-    const size = Number(storageBytes(e.dtype, numelOf(e.shape, `tensor '${e.name}'`)));
-    json[e.name] = { dtype: st, shape: e.shape, data_offsets: [offset, offset + size] };
+    if (typeof e.name !== 'string') throw new WeightkitError('WK_BAD_ARGUMENT', 'a tensor name must be a string');
+    if (e.name === '__metadata__') throw new WeightkitError('WK_BAD_ARGUMENT', "'__metadata__' is reserved for the metadata in safetensors; rename the tensor");
+    if (names.has(e.name)) throw new WeightkitError('WK_BAD_ARGUMENT', `tensor '${e.name}' is given twice`);
+    names.add(e.name);
+    const bits = numelOf(e.shape, `tensor '${e.name}'`) * BigInt(dtypeInfo(e.dtype).bits);
+    if (bits % 8n !== 0n) {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `tensor '${e.name}': shape [${e.shape.join(', ')}] of ${e.dtype} does not fill whole bytes, which safetensors readers refuse`);
+    }
+    const size = Number(bits / 8n);
+    members.push(jsonMember(e.name, { dtype: st, shape: e.shape, data_offsets: [offset, offset + size] }));
     sizes.push(size);
     offset += size;
   }
-  let text = JSON.stringify(json);
+  let text = `{${members.join(',')}}`;
   text += ' '.repeat((8 - ((Buffer.byteLength(text) + 8) % 8)) % 8);
   const body = Buffer.from(text, 'utf8');
+  if (body.length > SAFETENSORS_MAX_HEADER_BYTES) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `the header would be ${body.length} bytes, over the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit of safetensors readers`);
+  }
   const header = Buffer.alloc(8 + body.length);
   header.writeBigUInt64LE(BigInt(body.length), 0);
   body.copy(header, 8);
   return { header, sizes, dataBytes: offset };
 }
 
+/** The file's bytes in order, chunk by chunk, with the running count after each. */
+function* fileChunks(entries: readonly SafetensorsWriteEntry[], sizes: number[], header: Uint8Array, chunkBytes: number): Generator<Uint8Array> {
+  yield header;
+  const chunk = new Uint8Array(chunkBytes);
+  for (const [i, e] of entries.entries()) {
+    const size = sizes[i]!;
+    if (e.data instanceof Uint8Array) {
+      if (e.data.byteLength !== size) {
+        throw new WeightkitError('WK_BAD_ARGUMENT', `tensor '${e.name}' has ${e.data.byteLength} bytes, its shape and dtype need ${size}`);
+      }
+      yield e.data;
+      continue;
+    }
+    for (let at = 0; at < size; at += chunk.byteLength) {
+      const part = chunk.subarray(0, Math.min(chunk.byteLength, size - at));
+      e.data(part, at);
+      yield part;
+    }
+  }
+}
+
 function writeAll(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+}
+
+function removeQuietly(path: string): void {
+  rmSync(path, { force: true });
 }
 
 /** Writes a safetensors file atomically. Throws WK_NO_SPACE on a full disk (the target is untouched). */
@@ -71,39 +124,54 @@ export function writeSafetensors(path: string, entries: readonly SafetensorsWrit
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', 0o644);
-    writeAll(fd, header);
-    const chunk = new Uint8Array(options.chunkBytes ?? 4 << 20);
-    let written = 0;
-    entries.forEach((e, i) => {
-      const size = sizes[i]!;
-      if (e.data instanceof Uint8Array) {
-        if (e.data.byteLength !== size) {
-          throw new WeightkitError('WK_BAD_ARGUMENT', `tensor '${e.name}' has ${e.data.byteLength} bytes, its shape and dtype need ${size}`);
-        }
-        writeAll(fd!, e.data);
-        written += size;
-        options.onProgress?.(written, dataBytes);
-        return;
-      }
-      for (let at = 0; at < size; at += chunk.byteLength) {
-        const part = chunk.subarray(0, Math.min(chunk.byteLength, size - at));
-        e.data(part, at);
-        writeAll(fd!, part);
-        written += part.byteLength;
-        options.onProgress?.(written, dataBytes);
-      }
-    });
+    let written = -header.byteLength;
+    for (const part of fileChunks(entries, sizes, header, options.chunkBytes ?? 4 << 20)) {
+      writeAll(fd, part);
+      written += part.byteLength;
+      if (written > 0) options.onProgress?.(written, dataBytes);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* the temporary file may not exist */
+    removeQuietly(tmp);
+    throw fromSystemError(e, `cannot write '${path}'`);
+  }
+}
+
+/**
+ * {@link writeSafetensors} off the event loop's back: each chunk is written
+ * asynchronously, and `signal` stops it between chunks (the target is left
+ * untouched, the promise rejects with the signal's reason).
+ */
+export async function writeSafetensorsAsync(
+  path: string, entries: readonly SafetensorsWriteEntry[], options: SafetensorsWriteOptions & { readonly signal?: AbortSignal } = {},
+): Promise<void> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const { header, sizes, dataBytes } = safetensorsHeaderBytes(entries, options.metadata);
+  const tmp = `${path}.tmp-${process.pid}`;
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+    let written = -header.byteLength;
+    for (const part of fileChunks(entries, sizes, header, options.chunkBytes ?? 4 << 20)) {
+      signal?.throwIfAborted();
+      let done = 0;
+      while (done < part.byteLength) done += (await fh.write(part, done, part.byteLength - done)).bytesWritten;
+      written += part.byteLength;
+      if (written > 0) options.onProgress?.(written, dataBytes);
     }
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    removeQuietly(tmp);
+    if (signal?.aborted) throw signal.reason;
     throw fromSystemError(e, `cannot write '${path}'`);
   }
 }

@@ -7,13 +7,14 @@
  */
 import { constants as fsc, openSync, closeSync, readSync, fstatSync, promises as fsp } from 'node:fs';
 import { type TensorInfo, WeightCatalog } from './catalog.js';
-import { dtypeFromSafetensors, type TypedArray } from './dtype.js';
+import { parseSafetensorsJson } from './safetensors-json.js';
+import { dtypeFromSafetensors, dtypeInfo, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
 
-/** Largest JSON header accepted (the reference implementation's limit). */
-export const SAFETENSORS_MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Largest JSON header accepted: the reference implementation's limit, 100,000,000 bytes (not 100 MiB). */
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
 /** A parsed, validated safetensors header. */
 export interface SafetensorsHeader {
@@ -27,7 +28,9 @@ export interface SafetensorsHeader {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a byte-order mark in the text, where the JSON parser refuses it as the reference does.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const U64_MAX = 2n ** 64n - 1n;
 
 function bad(message: string): WeightkitError {
   return new WeightkitError('WK_BAD_FORMAT', `safetensors: ${message}`);
@@ -37,19 +40,50 @@ function bad(message: string): WeightkitError {
 export function safetensorsHeaderLength(prefix: Uint8Array, fileSize: number): number {
   if (fileSize < 8 || prefix.byteLength < 8) throw bad(`file is ${fileSize} bytes, smaller than the 8-byte header length`);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the reference limit of ${SAFETENSORS_MAX_HEADER_BYTES} bytes`);
   if (n > BigInt(fileSize - 8)) throw bad(`header length ${n} is larger than the ${fileSize - 8} bytes that follow it (truncated file?)`);
-  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit`);
   if (n < 2n) throw bad(`header length ${n} is too small for a JSON object`);
   return Number(n);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * The reference reader's size rule: the element count and bit count fit 64
+ * bits, the bits fill whole bytes, and the entry holds exactly those bytes.
+ * Plain numbers while every product stays exact, bigints otherwise.
+ */
+function checkSize(t: TensorInfo, bits: number): void {
+  if (!t.exactShape) {
+    let numel = 1;
+    for (const d of t.shape) numel *= d;
+    const nbits = numel * bits;
+    if (Number.isSafeInteger(nbits) && nbits % 8 === 0 && t.byteLength === nbits / 8) return;
+  }
+  const what = `tensor '${t.name}'`;
+  const dims = t.exactShape ?? t.shape;
+  let big = 1n;
+  for (const d of dims) {
+    big *= BigInt(d);
+    if (big > U64_MAX) throw bad(`${what}: the element count of shape [${dims.join(', ')}] overflows 64 bits`);
+  }
+  const bigBits = big * BigInt(bits);
+  if (bigBits > U64_MAX) throw bad(`${what}: the size of shape [${dims.join(', ')}] overflows 64 bits`);
+  if (bigBits % 8n !== 0n) throw bad(`${what}: ${big} elements of ${t.dtype} do not fill whole bytes (the reference reader refuses such a tensor as misaligned)`);
+  if (BigInt(t.byteLength) === bigBits / 8n) return;
+  throw bad(`${what}: shape [${dims.join(', ')}] of ${t.dtype} needs ${bigBits / 8n} bytes but its data_offsets hold ${t.byteLength}`);
+}
+
+/** An offset the file cannot reach (above 2^53 - 1) becomes Infinity, which no tiling accepts. */
+function offset(v: number | bigint): number {
+  return typeof v === 'bigint' ? Infinity : v;
 }
 
 /**
- * Parses and validates a safetensors JSON header. `dataLength` is the size of
- * the data section; offsets must tile it exactly, in order, without gaps.
+ * Parses and validates a safetensors JSON header with the reference
+ * reader's rules (docs/formats/safetensors.md): a repeated name keeps its
+ * last entry; entries sorted by (begin, end) must tile the data section from
+ * 0 without gaps or overlaps, each exactly as long as its shape and dtype
+ * need (sub-byte dtypes in whole bytes), and `dataLength` is where the last
+ * one ends. The catalog lists tensors in header order.
  */
 export function parseSafetensorsHeader(header: Uint8Array, dataLength: number): Omit<SafetensorsHeader, 'dataOffset' | 'dataLength'> {
   let text: string;
@@ -58,61 +92,43 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number): 
   } catch {
     throw bad('header is not valid UTF-8');
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw bad(`header is not valid JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(json)) throw bad('header is not a JSON object');
-
-  let metadata: Record<string, string> = {};
-  const entries: TensorInfo[] = [];
-  for (const [name, value] of Object.entries(json)) {
-    if (!name.isWellFormed()) throw bad('a tensor name is not well-formed Unicode');
-    if (name === '__metadata__') {
-      if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
-        throw bad('__metadata__ must be an object of strings');
-      }
-      metadata = value as Record<string, string>;
-      continue;
-    }
-    if (!isPlainObject(value)) throw bad(`entry '${name}' is not an object`);
-    const { dtype, shape, data_offsets: offsets } = value;
-    if (typeof dtype !== 'string') throw bad(`entry '${name}' has no dtype`);
-    if (!Array.isArray(shape)) throw bad(`entry '${name}' has no shape array`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw bad(`entry '${name}' data_offsets must be two non-negative integers`);
-    }
-    const [begin, end] = offsets as [number, number];
-    if (end < begin) throw bad(`entry '${name}' data_offsets [${begin}, ${end}] end before they begin`);
-    entries.push({
-      name,
-      dtype: dtypeFromSafetensors(dtype).name,
-      shape: shape as number[],
+  const raw = parseSafetensorsJson(text);
+  const byName = new Map<string, TensorInfo>();
+  for (const r of raw.tensors) {
+    const dtype = dtypeFromSafetensors(r.dtype);
+    const exact = r.shape.some((d) => typeof d === 'bigint');
+    const begin = offset(r.begin);
+    const info: TensorInfo = Object.freeze({
+      name: r.name,
+      dtype: dtype.name,
+      shape: Object.freeze(exact ? r.shape.map(Number) : (r.shape as number[])),
+      ...(exact ? { exactShape: Object.freeze(r.shape.map(BigInt)) } : {}),
       byteOffset: begin,
-      byteLength: end - begin,
+      byteLength: offset(r.end) - begin,
     });
+    byName.set(r.name, info);
   }
-
-  // The reference format requires the entries to tile the data section.
-  const sorted = [...entries].sort((a, b) => a.byteOffset - b.byteOffset);
+  // Writers emit entries in offset order; sort only when they are not.
+  const byOffset = (a: TensorInfo, b: TensorInfo) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength;
+  const list = [...byName.values()];
+  if (!list.every((t, i) => i === 0 || byOffset(list[i - 1]!, t) <= 0)) list.sort(byOffset);
   let cursor = 0;
-  for (const t of sorted) {
-    if (t.byteOffset !== cursor) {
+  for (const t of list) {
+    if (t.byteOffset !== cursor || !(t.byteLength >= 0) || !Number.isFinite(t.byteLength)) {
+      const what = `tensor '${t.name}'`;
       throw bad(
-        t.byteOffset < cursor
-          ? `tensor '${t.name}' at byte ${t.byteOffset} overlaps the previous tensor (ends at ${cursor})`
-          : `gap before tensor '${t.name}': it starts at byte ${t.byteOffset}, expected ${cursor}`,
+        !Number.isFinite(t.byteOffset + t.byteLength) ? `${what} has data_offsets beyond 2^53 bytes, which no file holds`
+          : t.byteLength < 0 ? `${what} data_offsets end before they begin`
+          : t.byteOffset < cursor ? `${what} at byte ${t.byteOffset} overlaps the previous tensor (ends at ${cursor})`
+          : `gap before ${what}: it starts at byte ${t.byteOffset}, expected ${cursor}`,
       );
     }
+    checkSize(t, dtypeInfo(t.dtype).bits);
     cursor += t.byteLength;
   }
   if (cursor > dataLength) throw bad(`tensors need ${cursor} data bytes but the file holds ${dataLength} (truncated file?)`);
   if (cursor !== dataLength) throw bad(`${dataLength - cursor} trailing bytes after the last tensor`);
-
-  const catalog = new WeightCatalog(entries, { bounds: dataLength });
-  return { catalog, metadata };
+  return { catalog: WeightCatalog.adopt(byName), metadata: raw.metadata ? { ...raw.metadata } : {} };
 }
 
 // libuv already opens with O_CLOEXEC; O_NOFOLLOW keeps a symlink from redirecting us.

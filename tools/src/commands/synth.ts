@@ -1,5 +1,5 @@
 /** `weightkit synth --size <n> --out <file> [--dtype f32|f16|bf16]`. @module */
-import { WeightkitError, writeSafetensors } from '@weightkit/core';
+import { WeightkitError, writeSafetensorsAsync } from '@weightkit/core';
 import { parse, parseSize, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { Progress, formatBytes, printJson } from '../cli/output.js';
@@ -27,14 +27,23 @@ export const synth: Command = {
     const { shape, entries } = synthModel(parseSize(values.size, '--size'), dtype);
     const progress = new Progress(`writing ${values.out}`);
     let total = 0;
-    writeSafetensors(values.out, entries, {
-      metadata: { generator: 'weightkit synth', ...Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, String(v)])) },
-      onProgress: (done, all) => {
-        total = all;
-        progress.update(done, all);
-      },
-    });
-    progress.done();
+    // Ctrl-C stops between chunks and leaves no partial file behind.
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort(new WeightkitError('WK_IO', `interrupted; ${values.out} was not written`));
+    process.once('SIGINT', onSigint);
+    try {
+      await writeSafetensorsAsync(values.out, entries, {
+        metadata: { generator: 'weightkit synth', ...Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, String(v)])) },
+        onProgress: (done, all) => {
+          total = all;
+          progress.update(done, all);
+        },
+        signal: interrupt.signal,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+      progress.done();
+    }
     const result = { path: values.out, dtype, tensors: entries.length, totalBytes: total, ...shape };
     if (values.json) printJson(result);
     else process.stdout.write(`wrote ${values.out}: ${entries.length} tensors, ${formatBytes(total)} (${shape.layers} layers, hidden ${shape.hidden}, ${dtype})\n`);
