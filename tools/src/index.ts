@@ -9,6 +9,6 @@ export type { InspectJson } from './commands/inspect.js';
 export type { AotiInspectJson } from './commands/aoti.js';
 export type { CachePackJson } from './commands/cache.js';
 export type { OffloadRunJson } from './commands/offload.js';
-export { openWeights, looksLikeAoti } from './open-weights.js';
+export { openWeights } from './open-weights.js';
 export { synthModel, synthShape, SYNTH_DTYPES, type SynthShape } from './synth/model.js';
 export { defaultModel, defaultModelDir, defaultManifests } from './default-model.js';

@@ -8,11 +8,14 @@
  * - {@link parseConstantsInfo}: the catalog of a `wrapper.cpp`.
  * - {@link writePt2}, {@link writeAotiFolder}: write AOTI weights from any
  *   NamedDataMap (safetensors, TF.js).
+ * - Importing this package registers AOTInductor with core's format
+ *   registry, so `openNamedDataMap` opens these files too.
  *
  * Format facts: docs/formats/aoti.md.
  *
  * @packageDocumentation
  */
+import './format.js';
 export { AotiWeights, type AotiOpenOptions, type AotiSource } from './weights.js';
 export { CONSTANT_TYPES, parseConstantsInfo, type AotiConstant, type ConstantType } from './constants.js';
 export { writeAotiFolder, writePt2, type AotiWriteOptions, type AotiWriteResult, type Pt2Model } from './writer.js';

@@ -70,7 +70,7 @@ export class AotiWeights implements NamedDataMap {
   readonly wrapperMetadata: Readonly<Record<string, unknown>>;
   /** The string fields of {@link AotiWeights.wrapperMetadata}. */
   readonly metadata: Readonly<Record<string, string>>;
-  /** True when entries are padded to 64 bytes (any non-CUDA constant), false when tight. */
+  /** True when every entry's size is a multiple of 64 (AOTInductor pads unless every constant is on CUDA); false when tight. */
   readonly padded: boolean;
   readonly #byName = new Map<string, AotiConstant>();
   readonly #mapping: FileMapping | undefined;

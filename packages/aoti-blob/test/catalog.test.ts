@@ -57,6 +57,21 @@ describe('constants_info_ catalog', () => {
     w.close();
   });
 
+  it('reads a tight payload of the older codegen (no device_type lines) by prefix sum, as PyTorch does', async () => {
+    // An all-CUDA model from a codegen that states no device: sizes not multiples of 64.
+    const blob = new Uint8Array([1, 0, 2, 0, 3, 0, 9, 8, 7, 6, 5]);
+    const path = writeHandModel(join(dir, 'legacy-tight'), handWrapper([
+      { name: 'h', dtype: 'int16', shape: [3], stride: [1], dataSize: 6 },
+      { name: 'u', dtype: 'uint8', shape: [5], stride: [1], dataSize: 5 },
+    ], true), blob);
+    const w = AotiWeights.openSync(path);
+    expect(w.padded).toBe(false);
+    expect(w.constant('u').payloadOffset).toBe(6);
+    expect([...w.get('h')]).toEqual([1, 2, 3]);
+    expect([...w.get('u')]).toEqual([9, 8, 7, 6, 5]);
+    w.close();
+  });
+
   it('views a transposed (strided) constant by its extent and sub-byte dtypes by torch item size', async () => {
     const blob = new Uint8Array(128);
     blob.set(new Uint8Array(new Float32Array([0, 1, 2, 3, 4, 5]).buffer), 0);

@@ -26,10 +26,14 @@ export {
   readSafetensorsHeaderSync, safetensorsHeaderLength, type SafetensorsHeader, type SafetensorsOpenOptions,
 } from './safetensors.js';
 export {
-  TfjsMap, TFJS_MAX_MANIFEST_BYTES, dequantize, halfToFloat, parseTfjsManifest, readTfjsManifestSync,
+  TfjsMap, TFJS_MAX_MANIFEST_BYTES, dequantize, parseTfjsManifest, readTfjsManifestSync,
   type TfjsGroup, type TfjsManifest,
 } from './tfjs.js';
-export { openNamedDataMap, openNamedDataMapSync, sniffFormat } from './open.js';
+import './open.js';
+export {
+  detectFormats, openNamedDataMap, openNamedDataMapSync, probeFile, registerFormat, registeredFormats,
+  type FileProbe, type OpenOptions, type WeightsFormat,
+} from './formats.js';
 export {
   BackendOptions, CORE_OPTIONS, closest, envName, namespaceOf, optionSpecs, parseOptionText, registerOption, reserveVariable,
   type OptionSpec, type OptionType,
@@ -42,6 +46,7 @@ export {
 export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js';
 export { findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
 export { cancelFlag, withSignal } from './abort.js';
+export { decodeFloat16, halfToFloat } from './float16.js';
 export {
   writeSafetensors, writeSafetensorsAsync, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,
 } from './safetensors-writer.js';

@@ -20,7 +20,8 @@ export interface FileRange {
 }
 
 /** A file format weightkit can read. */
-export type WeightFormat = 'safetensors' | 'tfjs' | 'aoti';
+/** The formats weightkit's own readers produce; a registered reader may report another name. */
+export type WeightFormat = 'safetensors' | 'tfjs' | 'aoti' | (string & {});
 
 /**
  * Read access to the named tensors of a model.

@@ -1,75 +1,60 @@
 /**
- * Format detection and one entry point that opens any supported weights file.
+ * Core's two formats in the registry: safetensors and TensorFlow.js.
  *
  * @module
  */
-import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
-import { WeightkitError, fromSystemError } from './errors.js';
-import type { NamedDataMap, WeightFormat } from './named-data-map.js';
+import { type FileProbe, type OpenOptions, registerFormat } from './formats.js';
 import { BackendOptions, CORE_OPTIONS } from './options.js';
-import { SafetensorsMap, type SafetensorsOpenOptions } from './safetensors.js';
+import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsMap, type SafetensorsOpenOptions } from './safetensors.js';
 import { TfjsMap } from './tfjs.js';
 
-/**
- * Reads the first bytes of `path` (never the whole file) and tells which
- * format it is, or `undefined` when it is none weightkit's core reads.
- */
-export function sniffFormat(path: string): WeightFormat | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (e) {
-    throw fromSystemError(e, `cannot open '${path}'`);
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw new WeightkitError('WK_BAD_ARGUMENT', `'${path}' is not a regular file`);
-    const head = Buffer.alloc(64);
-    const n = readSync(fd, head, 0, head.length, 0);
-    const text = head.subarray(0, n).toString('latin1').trimStart();
-    if (path.endsWith('.safetensors') || (n >= 9 && head[8] === 0x7b /* '{' */)) return 'safetensors';
-    if (text.startsWith('[') || (text.startsWith('{') && path.endsWith('.json'))) return 'tfjs';
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
-function unknownFormat(path: string): WeightkitError {
-  return new WeightkitError(
-    'WK_UNSUPPORTED',
-    `'${path}' is not a format weightkit reads (safetensors, or a TensorFlow.js model.json / *-weights_manifest.json)`,
-  );
+/** The first byte at or after `from` that is not JSON whitespace. */
+function firstNonSpace(bytes: Uint8Array, from: number): number | undefined {
+  let i = from;
+  while (i < bytes.length && isJsonSpace(bytes[i])) i++;
+  return bytes[i];
 }
 
-function mapOptions(options: BackendOptions): SafetensorsOpenOptions {
+/** 2 when the length prefix fits the file and the header starts like a JSON object; 1 for the name alone. */
+export function sniffSafetensors(p: FileProbe): number {
+  const named = p.path.endsWith('.safetensors') ? 1 : 0;
+  if (p.isDirectory || p.head.length < 9) return named;
+  const n = new DataView(p.head.buffer, p.head.byteOffset, 8).getBigUint64(0, true);
+  const fits = n >= 2n && n <= BigInt(SAFETENSORS_MAX_HEADER_BYTES) && 8n + n <= BigInt(p.size);
+  return fits && firstNonSpace(p.head, 8) === 0x7b /* '{' */ ? 2 : named;
+}
+
+/** 2 for JSON that names weights (a manifest array, or a model.json with weightsManifest); 1 for other JSON. */
+export function sniffTfjs(p: FileProbe): number {
+  if (p.isDirectory) return 0;
+  const first = firstNonSpace(p.head, 0);
+  if (first !== 0x5b /* '[' */ && first !== 0x7b /* '{' */) return 0;
+  const text = Buffer.from(p.head.buffer, p.head.byteOffset, p.head.byteLength).toString('latin1');
+  return /"(weightsManifest|paths|weights)"\s*:/.test(text) ? 2 : 1;
+}
+
+function mapOptions(o: OpenOptions): SafetensorsOpenOptions {
+  const options = o.backend ?? BackendOptions.fromEnv(process.env, {}, ['core']);
   return {
     populate: options.get<boolean>(CORE_OPTIONS.populate.key),
     advice: options.get<SafetensorsOpenOptions['advice'] & string>(CORE_OPTIONS.advice.key),
   };
 }
 
-/** Core's options from its own `WEIGHTKIT_CORE_*` variables. */
-function coreOptions(): BackendOptions {
-  return BackendOptions.fromEnv(process.env, {}, ['core']);
-}
+registerFormat({
+  name: 'safetensors',
+  sniff: sniffSafetensors,
+  open: (path, o) => SafetensorsMap.open(path, mapOptions(o)),
+  openSync: (path, o) => SafetensorsMap.openSync(path, mapOptions(o)),
+});
 
-/**
- * Opens any weights file the core reads as a {@link NamedDataMap}. Options
- * default to core's own `WEIGHTKIT_CORE_*` variables.
- */
-export async function openNamedDataMap(path: string, options: BackendOptions = coreOptions()): Promise<NamedDataMap> {
-  switch (sniffFormat(path)) {
-    case 'safetensors': return SafetensorsMap.open(path, mapOptions(options));
-    case 'tfjs': return TfjsMap.open(path);
-    default: throw unknownFormat(path);
-  }
-}
-
-/** Synchronous {@link openNamedDataMap}. */
-export function openNamedDataMapSync(path: string, options: BackendOptions = coreOptions()): NamedDataMap {
-  switch (sniffFormat(path)) {
-    case 'safetensors': return SafetensorsMap.openSync(path, mapOptions(options));
-    case 'tfjs': return TfjsMap.openSync(path);
-    default: throw unknownFormat(path);
-  }
-}
+registerFormat({
+  name: 'tfjs',
+  sniff: sniffTfjs,
+  open: (path) => TfjsMap.open(path),
+  openSync: (path) => TfjsMap.openSync(path),
+});

@@ -12,6 +12,7 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { type Quantization, type TensorInfo, WeightCatalog, numelOf } from './catalog.js';
 import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
+import { decodeFloat16 } from './float16.js';
 import { FileMapping } from './mapping.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
 
@@ -43,16 +44,30 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 const QUANT_DTYPES = new Set(['uint8', 'uint16', 'float16']);
+/** The dtypes tfjs-core's loader decodes without quantization (string tensors are not weights weightkit maps). */
+const PLAIN_DTYPES = new Set(['float32', 'int32', 'bool', 'complex64']);
+
+function unsupported(message: string): WeightkitError {
+  return new WeightkitError('WK_UNSUPPORTED', `TensorFlow.js manifest: ${message}`);
+}
 
 function parseQuantization(name: string, q: unknown, dtype: DType): Quantization | undefined {
-  if (q === undefined) return undefined;
+  if (q === undefined) {
+    if (!PLAIN_DTYPES.has(dtype)) {
+      throw unsupported(`weight '${name}' has dtype ${dtype} without quantization, which TensorFlow.js's loader refuses (float32, int32, bool, complex64)`);
+    }
+    return undefined;
+  }
   if (!isPlainObject(q)) throw bad(`weight '${name}' quantization is not an object`);
   const stored = q.dtype;
   if (typeof stored !== 'string' || !QUANT_DTYPES.has(stored)) {
-    throw new WeightkitError('WK_UNSUPPORTED', `TensorFlow.js manifest: weight '${name}' uses quantization dtype '${String(stored)}' (supported: uint8, uint16, float16)`);
+    throw unsupported(`weight '${name}' uses quantization dtype '${String(stored)}' (TensorFlow.js supports uint8, uint16, float16)`);
+  }
+  if (stored === 'float16' && dtype !== 'float32') {
+    throw unsupported(`weight '${name}' is ${dtype} quantized to float16, which TensorFlow.js's loader refuses (float16 quantizes float32 only)`);
   }
   if (dtype !== 'float32' && dtype !== 'int32') {
-    throw new WeightkitError('WK_UNSUPPORTED', `TensorFlow.js manifest: weight '${name}' quantizes dtype ${dtype} (only float32 and int32 can be)`);
+    throw unsupported(`weight '${name}' quantizes dtype ${dtype}, which TensorFlow.js's loader refuses (only float32 and int32)`);
   }
   if (stored === 'float16') return { storedDtype: 'float16' };
   const { scale, min } = q;
@@ -310,29 +325,24 @@ export class TfjsMap implements NamedDataMap {
   }
 }
 
-/** IEEE 754 half -> number. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** Decodes quantized bytes to `dtype` (float32, or int32 rounded as TF.js does). */
+/**
+ * Decodes quantized bytes to `dtype` as TensorFlow.js's loader does:
+ * `v * scale + min` (int32 rounded with Math.round), float16 by table.
+ */
 export function dequantize(raw: Uint8Array, q: Quantization, dtype: DType): Float32Array | Int32Array {
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const n = q.storedDtype === 'uint8' ? raw.byteLength : raw.byteLength / 2;
-  const out = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  if (q.storedDtype === 'float16') return decodeFloat16(raw);
+  const values = q.storedDtype === 'uint8' ? raw
+    : raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1)
+    : new Uint16Array(raw.slice().buffer);
+  const n = values.length;
   const scale = q.scale ?? 1;
   const min = q.min ?? 0;
-  for (let i = 0; i < n; i++) {
-    const v =
-      q.storedDtype === 'uint8' ? raw[i]! * scale + min
-      : q.storedDtype === 'uint16' ? dv.getUint16(i * 2, true) * scale + min
-      : halfToFloat(dv.getUint16(i * 2, true));
-    out[i] = dtype === 'int32' ? Math.round(v) : v;
+  if (dtype === 'int32') {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = Math.round(values[i]! * scale + min);
+    return out;
   }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = values[i]! * scale + min;
   return out;
 }

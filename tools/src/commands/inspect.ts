@@ -1,8 +1,7 @@
 /** `weightkit inspect <file> [--json]`. @module */
-import { statSync } from 'node:fs';
-import type { NamedDataMap } from '@weightkit/core';
+import { type NamedDataMap, probeFile } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { looksLikeXpwc, openWeights } from '../open-weights.js';
+import { openWeights } from '../open-weights.js';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printJson, printTable } from '../cli/output.js';
@@ -37,6 +36,20 @@ export function printInspect(doc: InspectJson, title: string): void {
   process.stdout.write(`${doc.tensors.length} tensors, ${doc.totalBytes} bytes (${formatBytes(doc.totalBytes)})\n`);
 }
 
+const XPWC_MAGIC = 0x58505743;
+
+function endsWithXpwcFooter(path: string): boolean {
+  const { isDirectory, tail } = probeFile(path);
+  return !isDirectory && tail.length >= 20 && Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).readUInt32LE(tail.length - 8) === XPWC_MAGIC;
+}
+
+/** A packed-weights cache: its entries are opaque packed bytes. */
+async function describeCache(path: string): Promise<InspectJson> {
+  const info = await PackedWeightsCache.inspectFile(path);
+  const tensors = info.entries.map((e) => ({ name: e.name, dtype: 'uint8', shape: [e.size], byteLength: e.size }));
+  return { format: 'xpwc', tensors, totalBytes: tensors.reduce((a, t) => a + t.byteLength, 0) };
+}
+
 export const inspect: Command = {
   name: 'inspect',
   summary: 'list the tensors of a weights file',
@@ -44,22 +57,20 @@ export const inspect: Command = {
   async run(argv) {
     const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
     const [file] = positionals(pos, 1, usage);
-    if (!statSync(file!, { throwIfNoEntry: false })?.isDirectory() && looksLikeXpwc(file!)) {
-      // A packed-weights cache: its entries are opaque packed bytes.
-      const info = await PackedWeightsCache.inspectFile(file!);
-      const tensors = info.entries.map((e) => ({ name: e.name, dtype: 'uint8', shape: [e.size], byteLength: e.size }));
-      const doc = { format: 'xpwc', tensors, totalBytes: tensors.reduce((a, t) => a + t.byteLength, 0) };
-      if (values.json) printJson(doc);
-      else printInspect(doc, file!);
-      return;
-    }
-    const map = await openWeights(file!);
+    let doc: InspectJson;
     try {
-      const doc = describeMap(map);
-      if (values.json) printJson(doc);
-      else printInspect(doc, file!);
-    } finally {
-      map.close();
+      const map = await openWeights(file!);
+      try {
+        doc = describeMap(map);
+      } finally {
+        map.close();
+      }
+    } catch (e) {
+      // Not weights a reader opens: a packed-weights cache, when it ends like one.
+      if (!endsWithXpwcFooter(file!)) throw e;
+      doc = await describeCache(file!);
     }
+    if (values.json) printJson(doc);
+    else printInspect(doc, file!);
   },
 };

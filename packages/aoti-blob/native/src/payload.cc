@@ -30,14 +30,11 @@ Status bad(const std::string& msg) { return Status(Code::kBadFormat, "AOTI paylo
 
 Result<PayloadLayout> layout_payload(std::vector<ConstInfo> constants) {
   PayloadLayout out;
-  bool all_cuda = true;
-  bool any = false;
-  for (const auto& c : constants) {
-    if (c.from_folded) continue;
-    any = true;
-    if (c.device_type != 1) all_cuda = false;
-  }
-  out.padded = !(any && all_cuda);
+  // PyTorch's loader places entries by prefix sum alone, whatever their
+  // sizes: padding to 64 bytes is a writer's rule (unless every constant is
+  // on CUDA), and the older codegen states no device at all. `padded` only
+  // reports what the sizes show.
+  out.padded = true;
   uint64_t cursor = 0;
   for (auto& c : constants) {
     const std::string what = "constant '" + c.name + "'";
@@ -82,10 +79,7 @@ Result<PayloadLayout> layout_payload(std::vector<ConstInfo> constants) {
       return bad(what + " needs bytes [" + std::to_string(first_byte) + ", " + std::to_string(end) +
                  ") of its storage but data_size is " + std::to_string(placed.info.data_size));
     }
-    if (out.padded && placed.info.data_size % 64 != 0) {
-      return bad(what + " has data_size " + std::to_string(placed.info.data_size) +
-                 ", not a multiple of 64 as a padded (non-CUDA) payload requires");
-    }
+    if (placed.info.data_size % 64 != 0) out.padded = false;
     placed.payload_offset = cursor;
     placed.view_offset = cursor + first_byte;
     placed.view_bytes = view_bytes;

@@ -49,7 +49,7 @@ struct PlacedConst {
 struct PayloadLayout {
   std::vector<PlacedConst> constants;  // every constant, folded ones included
   uint64_t payload_size = 0;           // sum of non-folded data_size
-  bool padded = true;                  // false when every non-folded constant is on CUDA (tight)
+  bool padded = true;                  // every non-folded data_size a multiple of 64 (else the entries are tight)
 };
 
 /// Applies the prefix-sum rule and validates every entry against it.
