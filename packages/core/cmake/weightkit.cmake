@@ -60,6 +60,9 @@ if(WEIGHTKIT_XNNPACK_DIR)
 endif()
 
 set(WEIGHTKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
+# Floating-point results must match JavaScript's bit for bit (dequantize.hpp):
+# no fused multiply-add contraction on any architecture.
+add_compile_options(-ffp-contract=off)
 
 # Prebuilt binaries. With WEIGHTKIT_PREBUILD=ON (the workspace build, so also
 # npm pack) every addon and runtime library is copied to

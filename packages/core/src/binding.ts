@@ -36,6 +36,8 @@ export interface MapOptions {
 interface CoreAddon extends AddonBase {
   openMapping(path: string, options?: MapOptions): Promise<NativeMapping>;
   openMappingSync(path: string, options?: MapOptions): NativeMapping;
+  /** TF.js quantized values of `src` into `dst` (as many values as dst holds). */
+  dequantize(kind: 'uint8' | 'uint16' | 'float16', src: Uint8Array, dst: Float32Array | Int32Array, scale: number, min: number): void;
   readonly pageSize: number;
 }
 

@@ -12,7 +12,7 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { type Quantization, type TensorInfo, WeightCatalog, numelOf } from './catalog.js';
 import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
-import { decodeFloat16 } from './float16.js';
+import { coreAddon } from './binding.js';
 import { FileMapping } from './mapping.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
 
@@ -226,12 +226,12 @@ export class TfjsMap implements NamedDataMap {
     return out;
   }
 
-  /** Opens a manifest and maps its shards. */
+  /**
+   * Opens a manifest and maps its shards. Mapping is a few system calls per
+   * shard (no pre-faulting), so it happens at once; see FileMapping.open.
+   */
   static async open(path: string): Promise<TfjsMap> {
-    const { manifest, sizes } = readTfjsManifestSync(path);
-    const mappings = await Promise.all(manifest.groups.flatMap((g) => g.shards.map((p) => FileMapping.open(p))));
-    let i = 0;
-    return new TfjsMap(path, manifest, TfjsMap.#mapAll(manifest, sizes, () => mappings[i++]!));
+    return TfjsMap.openSync(path);
   }
 
   /** Synchronous {@link TfjsMap.open}. */
@@ -326,23 +326,14 @@ export class TfjsMap implements NamedDataMap {
 }
 
 /**
- * Decodes quantized bytes to `dtype` as TensorFlow.js's loader does:
- * `v * scale + min` (int32 rounded with Math.round), float16 by table.
+ * Decodes quantized bytes to `dtype` as TensorFlow.js's loader does, bit for
+ * bit: `v * scale + min` in double, stored as float32 (or int32 by Math.round);
+ * float16 by tfjs's half-to-float table. Natively (weightkit/dequantize.hpp).
  */
 export function dequantize(raw: Uint8Array, q: Quantization, dtype: DType): Float32Array | Int32Array {
-  if (q.storedDtype === 'float16') return decodeFloat16(raw);
-  const values = q.storedDtype === 'uint8' ? raw
-    : raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1)
-    : new Uint16Array(raw.slice().buffer);
-  const n = values.length;
-  const scale = q.scale ?? 1;
-  const min = q.min ?? 0;
-  if (dtype === 'int32') {
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = Math.round(values[i]! * scale + min);
-    return out;
-  }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = values[i]! * scale + min;
+  const item = q.storedDtype === 'uint8' ? 1 : 2;
+  const n = Math.floor(raw.byteLength / item);
+  const out = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  coreAddon().dequantize(q.storedDtype as 'uint8' | 'uint16' | 'float16', raw.subarray(0, n * item), out, q.scale ?? 1, q.min ?? 0);
   return out;
 }

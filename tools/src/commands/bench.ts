@@ -2,12 +2,13 @@
 import { WeightkitError } from '@weightkit/core';
 import { runAotiBench } from '../../bench/aoti.js';
 import { runOffloadBench } from '../../bench/offload.js';
+import { runTfjsBench } from '../../bench/tfjs.js';
 import { runXnnpackBench } from '../../bench/xnnpack.js';
 import { UsageError, parse, parsePositiveInt, parseSize, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { info, printJson } from '../cli/output.js';
 
-const usage = `usage: weightkit bench aoti|xnnpack|offload [--size <n>GiB] [--runs N] [--work <dir>] [--device emu|cuda] [--json]
+const usage = `usage: weightkit bench aoti|xnnpack|offload|tfjs [--size <n>GiB] [--runs N] [--work <dir>] [--device emu|cuda] [--json]
 
 aoti: open a .pt2 of --size (default 1GiB) until every constant is addressable,
   weightkit vs PyTorch's extract-and-copy way, --runs times each (default 5).
@@ -19,6 +20,9 @@ xnnpack: the packed-weights cache on a --size model (default 1GiB): cold pack vs
 offload: a budget sweep x policy x prefetch depth for a --size model (default
   256MiB), --runs passes per configuration (default 5), on the emulated CUDA
   runtime or, with --device cuda, on the GPU (writes offload-cuda.*).
+tfjs: open + every value decoded, weightkit vs tfjs-core's loader, on the
+  bundled face-api models and float16/uint8/float32 test models of --size
+  (default 64MiB), --runs loads per process (default 7).
 Each writes docs/bench/<name>.json, .svg and .md; every comparison is measured
 in the same run.`;
 
@@ -28,7 +32,7 @@ export const bench: Command = {
   usage,
   async run(argv) {
     const [name, ...rest] = argv;
-    if (name !== 'aoti' && name !== 'xnnpack' && name !== 'offload') throw new UsageError(name ? `unknown benchmark '${name}'` : 'missing benchmark name', usage);
+    if (name !== 'aoti' && name !== 'xnnpack' && name !== 'offload' && name !== 'tfjs') throw new UsageError(name ? `unknown benchmark '${name}'` : 'missing benchmark name', usage);
     const { values, positionals: pos } = parse(rest, {
       size: { type: 'string' }, runs: { type: 'string' }, work: { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' },
     }, usage);
@@ -36,11 +40,12 @@ export const bench: Command = {
     if (values.device !== undefined && (name !== 'offload' || (values.device !== 'emu' && values.device !== 'cuda'))) {
       throw new UsageError("--device takes 'emu' or 'cuda', for the offload benchmark only", usage);
     }
-    const sizeBytes = values.size ? parseSize(values.size, '--size') : name === 'offload' ? 256 * 2 ** 20 : 2 ** 30;
+    const sizeBytes = values.size ? parseSize(values.size, '--size') : name === 'offload' ? 256 * 2 ** 20 : name === 'tfjs' ? 64 * 2 ** 20 : 2 ** 30;
     if (sizeBytes < 1 << 20) throw new WeightkitError('WK_BAD_ARGUMENT', '--size must be at least 1MiB');
     const common = { sizeBytes, log: info, ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}) };
     const { result, files } = name === 'aoti' ? await runAotiBench(common)
       : name === 'xnnpack' ? await runXnnpackBench(common)
+      : name === 'tfjs' ? await runTfjsBench(common)
       : await runOffloadBench({
         sizeBytes, log: info, ...(values.runs ? { passes: parsePositiveInt(values.runs, '--runs') } : {}), ...(values.work ? { workDir: values.work } : {}),
         ...(values.device ? { device: values.device as 'emu' | 'cuda' } : {}),

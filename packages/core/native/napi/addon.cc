@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "dequantize.hpp"
 #include "weightkit/mapped_file.hpp"
 #include "weightkit/napi_helpers.hpp"
 
@@ -134,6 +135,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, wn::set_error_class));
   exports.Set("openMapping", Napi::Function::New(env, open_mapping));
   exports.Set("openMappingSync", Napi::Function::New(env, open_mapping_sync));
+  exports.Set("dequantize", Napi::Function::New(env, weightkit::core_addon::dequantize));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(weightkit::page_size())));
   return exports;
 }
