@@ -1,28 +1,30 @@
-// Every native core has its own C++ test program (also built with sanitizers
-// by the hardening work). Run each as a real process.
+// Every native program CMake declares (weightkit_native_program, listed in
+// each package's build/Release/native-programs.json) is known here without a
+// list of our own: each test program runs as a real process and passes.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { NATIVE_PACKAGES, programsOf } from '@weightkit/tools';
 
-const require = createRequire(import.meta.url);
-const PROGRAMS: [pkg: string, program: string][] = [
-  ['@weightkit/core', 'core_native_test'],
-  ['@weightkit/aoti-blob', 'aoti_native_test'],
-  ['@weightkit/xnnpack-cache', 'xnnpack_native_test'],
-  ['@weightkit/cuda-offload', 'offload_native_test'],
-];
-
-describe('native core test programs', () => {
-  for (const [pkg, program] of PROGRAMS) {
-    it(`${program} passes`, () => {
-      const bin = join(dirname(require.resolve(`${pkg}/package.json`)), 'build', 'Release', program);
-      expect(existsSync(bin), `${bin} is built by 'npm run build'`).toBe(true);
-      const r = spawnSync(bin, { encoding: 'utf8' });
-      expect(r.signal).toBeNull();
-      expect(r.stdout).toMatch(/^\d+ passed, 0 failed$/m);
-      expect(r.status, r.stdout).toBe(0);
-    });
+describe('native programs', () => {
+  for (const pkg of NATIVE_PACKAGES) {
+    const tests = programsOf(pkg).filter((p) => p.kind === 'test');
+    it(`${pkg} declares a C++ test program`, () => expect(tests.length).toBeGreaterThan(0));
+    for (const program of tests) {
+      it(`${program.name} passes`, () => {
+        expect(program.built, `${program.name} is built by 'npm run build'`).toBe(true);
+        expect(existsSync(program.path)).toBe(true);
+        const r = spawnSync(program.path, { encoding: 'utf8' });
+        expect(r.signal).toBeNull();
+        expect(r.stdout).toMatch(/^\d+ passed, 0 failed$/m);
+        expect(r.status, r.stdout).toBe(0);
+      });
+    }
   }
+
+  it('fuzz targets are declared for every parser core, built only in the fuzz build', () => {
+    const fuzz = NATIVE_PACKAGES.flatMap((pkg) => programsOf(pkg).filter((p) => p.kind === 'fuzz'));
+    expect(fuzz.map((p) => p.name).sort()).toEqual(['constants_info', 'elf_symbol', 'offload_plan', 'xpwc_regions', 'xpwc_trailer', 'zip_directory']);
+    expect(fuzz.every((p) => !p.built)).toBe(true);
+  });
 });

@@ -1,20 +1,22 @@
-#!/usr/bin/env node
-// Writes the seed corpora of every fuzz target into tools/hardening/corpus/
-// (committed): small valid inputs made by weightkit's own writers and by hand,
-// so the fuzzers start from the formats' real structure. Needs `npm run build`.
+/**
+ * Writes the seed corpora of every fuzz target into hardening/corpus/
+ * (committed): small valid inputs made by weightkit's own writers and by
+ * hand, so the fuzzers start from the formats' real structure. Run after
+ * `npm run build`: node hardening/dist/make-corpus.js
+ * @module
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SafetensorsMap, writeSafetensors, safetensorsHeaderBytes } from '@weightkit/core';
-import { writePt2 } from '@weightkit/aoti-blob';
+import { join } from 'node:path';
+import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
+import { writeAotiFolder, writePt2 } from '@weightkit/aoti-blob';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { corpusDir } from './paths.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'corpus');
+const out = corpusDir;
 const work = mkdtempSync(join(tmpdir(), 'wk-corpus-'));
-const put = (target, name, bytes) => {
+const put = (target: string, name: string, bytes: Uint8Array) => {
   mkdirSync(join(out, target), { recursive: true });
   writeFileSync(join(out, target, name), bytes);
 };
@@ -22,9 +24,9 @@ const put = (target, name, bytes) => {
 // A small model every writer starts from.
 const model = join(work, 'm.safetensors');
 writeSafetensors(model, [
-  { name: 'layer.weight', dtype: 'float32', shape: [4, 4], data: (c) => c.fill(1) },
-  { name: 'layer.bias', dtype: 'float32', shape: [4], data: (c) => c.fill(2) },
-  { name: 'emb', dtype: 'bfloat16', shape: [3, 2], data: (c) => c.fill(3) },
+  { name: 'layer.weight', dtype: 'float32', shape: [4, 4], data: (c: Uint8Array) => c.fill(1) },
+  { name: 'layer.bias', dtype: 'float32', shape: [4], data: (c: Uint8Array) => c.fill(2) },
+  { name: 'emb', dtype: 'bfloat16', shape: [3, 2], data: (c: Uint8Array) => c.fill(3) },
 ]);
 const map = SafetensorsMap.openSync(model);
 
@@ -35,10 +37,12 @@ cache.initialize();
 await cache.packModel(map, { nr: 4 });
 cache.finalize();
 await cache.save();
-cache.close();
+await cache.close();
 // Only the tail matters to the parser: keep the file small by cutting packed data.
 const full = readFileSync(cachePath);
 put('xpwc_trailer', 'weightkit.xpwc', full);
+// The region records a writer walks when it repairs a tail: the same file's packed regions.
+put('xpwc_regions', 'weightkit.xpwc', full);
 const et = Buffer.alloc(64 + 26 + 20); // data | entry (4 + 2 + 8 + 8 + 4) | footer
 et.fill(7, 0, 64);
 et.writeUInt32LE(2, 64); et.write('ab', 68); et.writeBigUInt64LE(0n, 70); et.writeBigUInt64LE(64n, 78); et.writeUInt32LE(5, 86);
@@ -51,7 +55,6 @@ await writePt2(pt2, map);
 const zipBytes = readFileSync(pt2);
 put('zip_directory', 'model.pt2', zipBytes);
 const wrapper = join(work, 'folder');
-const { writeAotiFolder } = await import('@weightkit/aoti-blob');
 await writeAotiFolder(map, wrapper, { codegen: 'current' });
 put('constants_info', 'current.cpp', readFileSync(join(wrapper, 'model.wrapper.cpp')));
 await writeAotiFolder(map, join(work, 'legacy'), { codegen: 'legacy', device: 'cuda' });
@@ -74,8 +77,8 @@ put('offload_plan', 'eight-weights', Buffer.from([8, 0, 16, 0, 32, 0, 8, 1, 0, 0
 put('offload_plan', 'equal', Buffer.from([4, 0, 16, 0, 16, 0, 16, 0, 16, 0, 0, 0, 1, 0, 2, 0, 3, 12]));
 
 // JavaScript parsers: a safetensors header and TF.js manifests.
-const { header } = safetensorsHeaderBytes([...map.catalog].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] })), { format: 'pt' });
-put('safetensors_header', 'three-tensors.json', header.subarray(8));
+const st = readFileSync(model);
+put('safetensors_header', 'three-tensors.json', st.subarray(8, 8 + Number(st.readBigUInt64LE(0))));
 put('tfjs_manifest', 'group.json', Buffer.from(JSON.stringify([{ paths: ['a.bin', 'b.bin'], weights: [
   { name: 'k', shape: [3, 3, 2, 4], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1 } },
   { name: 'b', shape: [4], dtype: 'float32' }, { name: 'h', shape: [2], dtype: 'float32', quantization: { dtype: 'float16' } },

@@ -1,0 +1,248 @@
+/**
+ * Fault injection with real processes (children in hardening/src/children/).
+ * Every experiment ends with a reopen and a verification:
+ *   kill -9 at random instants of packing + saving a cache, compacting it,
+ *     converting a model to .pt2 (--trials each, default 100)
+ *   a full disk (8 MiB tmpfs in a private mount namespace) at every stage
+ *   a file rewritten or truncated underneath a live reader
+ *   4 concurrent writers on one cache; 8 writers contending for its lock
+ *     (200 saves in all, or --trials if more): no hang, no lost save
+ *   every parser's time against its input size, 1 to 64 MiB: linear
+ * Usage: node hardening/dist/faults.js [--trials N] [--only name] [--json out.json] [--write-docs]
+ * @module
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
+import { AotiWeights } from '@weightkit/aoti-blob';
+import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { suiteArgs } from './args.js';
+import { linearTime } from './linear-time.js';
+import { childProgram, repoRoot } from './paths.js';
+import { Report } from './report.js';
+
+const args = suiteArgs('faults');
+const trials = args.trials;
+const work = mkdtempSync(join(tmpdir(), 'wk-faults-'));
+const report = new Report('faults', { trials });
+const wanted = (name: string) => !args.only || name.includes(args.only);
+
+function model(path: string, layers: number, out: number, inp: number, scale: number): string {
+  writeSafetensors(path, Array.from({ length: layers }, (_, l) => [
+    {
+      name: `l${l}.weight`, dtype: 'float32' as const, shape: [out, inp],
+      data: (c: Uint8Array, at: number) => {
+        const f = new Float32Array(c.buffer, c.byteOffset, c.byteLength / 4);
+        f.forEach((_, i) => (f[i] = Math.sin(l + at + i) * scale));
+      },
+    },
+    { name: `l${l}.bias`, dtype: 'float32' as const, shape: [out], data: (c: Uint8Array) => c.fill(l + 1) },
+  ]).flat());
+  return path;
+}
+
+/** A child program with `env`; its exit is watched from the start (it may end before anyone kills it). */
+function start(name: string, env: Record<string, string>, stdout: 'ignore' | 'pipe' = 'ignore'): { p: ChildProcess; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  const p = spawn(process.execPath, [childProgram(name)], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'ignore'] });
+  return { p, exit: new Promise((r) => p.on('exit', (code, signal) => r({ code, signal }))) };
+}
+function runChild(name: string, env: Record<string, string>) {
+  return spawnSync(process.execPath, [childProgram(name)], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ...env } });
+}
+let rng = 12345;
+const rand = (n: number) => ((rng = (rng * 1103515245 + 12345) >>> 0) >>> 8) % n;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const small = model(join(work, 'small.safetensors'), 4, 64, 64, 1);
+const medium = model(join(work, 'medium.safetensors'), 8, 512, 256, 2);
+
+if (wanted('kill -9 while packing')) {
+  const cachePath = join(work, 'kill.xpwc');
+  const seed = await PackedWeightsCache.open({ path: cachePath });
+  const m = SafetensorsMap.openSync(small);
+  seed.initialize();
+  await seed.packModel(m, { namespace: 'base/' });
+  seed.finalize();
+  await seed.save();
+  await seed.close();
+  m.close();
+  const baseline = await PackedWeightsCache.open({ path: cachePath });
+  const expected = new Map(baseline.names().map((n) => [n, Buffer.from(baseline.view(n)!)]));
+  await baseline.close();
+  let lost = 0, bad = 0, repaired = 0, footerAtEof = 0, maxEntries = 0;
+  for (let t = 0; t < trials; t++) {
+    const { p, exit } = start('pack-loop', { MODEL: medium, CACHE: cachePath, NS: `t${t}.` });
+    await sleep(60 + rand(300));
+    p.kill('SIGKILL');
+    await exit;
+    // The next weightkit open repairs what the killed writer left; then ExecuTorch's reader rule holds.
+    const c = await PackedWeightsCache.open({ path: cachePath, verify: 'open' });
+    if (c.stats().repairedEntries > 0 || c.stats().recovered) repaired++;
+    for (const [n, bytes] of expected) if (!c.view(n) || !Buffer.from(c.view(n)!).equals(bytes)) lost++;
+    maxEntries = Math.max(maxEntries, c.names().length);
+    await c.close();
+    const info = await PackedWeightsCache.inspectFile(cachePath);
+    if (info.footerAtEof) footerAtEof++;
+    bad += (await PackedWeightsCache.verifyFile(cachePath)).bad.length;
+  }
+  report.record('kill -9 while packing and saving a cache', lost === 0 && bad === 0 && footerAtEof === trials,
+    { trials, repairedAfterKill: repaired, footerAtEofAfterReopen: footerAtEof, damagedEntries: bad, baselineEntriesLost: lost, entriesAtEnd: maxEntries });
+}
+
+if (wanted('kill -9 while compacting')) {
+  const big = join(work, 'compact-src.xpwc');
+  const m = SafetensorsMap.openSync(model(join(work, 'large.safetensors'), 16, 1024, 1024, 1));
+  for (let round = 0; round < 3; round++) { // superseded packs leave orphans to compact away
+    const c = await PackedWeightsCache.open({ path: big });
+    c.initialize();
+    await c.packModel(m, { hashInputs: true, namespace: 'm/', ...(round ? { nr: 8 * round } : {}) });
+    c.finalize();
+    await c.save();
+    await c.close();
+  }
+  m.close();
+  const names = (await PackedWeightsCache.inspectFile(big)).entries.map((e) => e.name).sort();
+  const target = join(work, 'compact.xpwc');
+  copyFileSync(big, target);
+  const compactMs = Math.max(2, Math.round(Number(runChild('compact', { CACHE: target }).stdout.trim().split('\n').pop())));
+  let intact = 0, completed = 0, bad = 0;
+  for (let t = 0; t < trials; t++) {
+    copyFileSync(big, target);
+    const { p, exit } = start('compact', { CACHE: target }, 'pipe');
+    await new Promise((r) => p.stdout!.once('data', r));
+    await sleep(rand(2 * compactMs));
+    p.kill('SIGKILL');
+    if ((await exit).code === 0) completed++;
+    const info = await PackedWeightsCache.inspectFile(target);
+    bad += (await PackedWeightsCache.verifyFile(target)).bad.length;
+    if (JSON.stringify(info.entries.map((e) => e.name).sort()) === JSON.stringify(names)) intact++;
+    for (const f of readdirSync(work)) if (f.startsWith('compact.xpwc.compact-')) rmSync(join(work, f));
+  }
+  report.record('kill -9 while compacting', intact === trials && bad === 0, { trials, compactMs, everyEntryPresent: intact, compactionsThatFinished: completed, damagedEntries: bad });
+}
+
+if (wanted('kill -9 while converting')) {
+  const out = join(work, 'model.pt2');
+  const src = SafetensorsMap.openSync(medium);
+  let valid = 0, absent = 0, partial = 0, midWrite = 0;
+  for (let t = 0; t < trials; t++) {
+    rmSync(out, { force: true });
+    const { p, exit } = start('convert-loop', { MODEL: medium, OUT: out });
+    await sleep(80 + rand(300));
+    p.kill('SIGKILL');
+    await exit;
+    const temps = readdirSync(work).filter((f) => f.startsWith('model.pt2.tmp-'));
+    if (temps.length) midWrite++;
+    for (const f of temps) rmSync(join(work, f));
+    if (!existsSync(out)) {
+      absent++;
+      continue;
+    }
+    try {
+      const w = await AotiWeights.open(out);
+      const same = src.keys().every((k) => Buffer.from(w.bytes(k)).equals(Buffer.from(src.bytes(k))));
+      w.close();
+      if (same) valid++;
+      else partial++;
+    } catch {
+      partial++;
+    }
+  }
+  src.close();
+  report.record('kill -9 while converting to .pt2', partial === 0, { trials, killedMidWrite: midWrite, completeAndIdentical: valid, notYetWritten: absent, partialOrDamaged: partial });
+}
+
+if (wanted('a full disk')) {
+  const mnt = join(work, 'small-fs');
+  mkdirSync(mnt, { recursive: true });
+  const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', `mount -t tmpfs -o size=8m tmpfs "$MNT" && exec "${process.execPath}" "${childProgram('full-disk')}"`],
+    { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, MNT: mnt, MODEL: model(join(work, 'fd.safetensors'), 6, 512, 512, 1) } });
+  let out: Record<string, unknown>;
+  try {
+    out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  } catch {
+    out = { error: (r.stderr || '').slice(-500), signal: r.signal };
+  }
+  const ok = r.signal === null && (out.fallbackNoSpace as number) > 0 && out.bad === 0 && out.compact === 'WK_NO_SPACE' && out.entriesAfterCompact === out.entriesAfter &&
+    out.pt2 === 'WK_NO_SPACE' && !out.pt2Exists && out.safetensors === 'WK_NO_SPACE' && !out.safetensorsExists;
+  report.record('a full disk at every stage (8 MiB tmpfs)', ok, out);
+}
+
+if (wanted('files changed underneath')) {
+  const path = model(join(work, 'live.safetensors'), 2, 256, 256, 1);
+  const reader = SafetensorsMap.openSync(path);
+  const before = Buffer.from(reader.bytes('l0.weight'));
+  model(path, 2, 256, 256, 3); // rewritten: a temporary file renamed over it
+  const unchanged = Buffer.from(reader.bytes('l0.weight')).equals(before);
+  reader.close();
+  const truncate = runChild('truncate-reader', { P: path });
+  const busy = join(work, 'busy.xpwc');
+  const c = await PackedWeightsCache.open({ path: busy });
+  const m = SafetensorsMap.openSync(small);
+  c.initialize();
+  await c.packModel(m);
+  c.finalize();
+  await c.save();
+  const held = runChild('compact-held', { CACHE: busy });
+  const stillGood = (await c.verify()).bad.length === 0;
+  await c.close();
+  m.close();
+  const out = {
+    rewriteByRenameKeepsOldViews: unchanged,
+    truncatedInPlaceReopen: truncate.stdout.trim().split('\n')[0],
+    truncatedInPlaceOldViewPastEnd: truncate.signal ?? `exit ${truncate.status}`,
+    compactWhileAReaderHoldsIt: held.stdout.trim(),
+    readerUnaffected: stillGood,
+  };
+  report.record('files changed underneath a live reader', unchanged && out.truncatedInPlaceReopen === 'WK_BAD_FORMAT' && out.compactWhileAReaderHoldsIt === 'WK_LOCKED' && stillGood, out);
+}
+
+if (wanted('concurrent writers')) {
+  const path = join(work, 'writers.xpwc');
+  let merged = 0, bad = 0;
+  const rounds = 10;
+  for (let round = 0; round < rounds; round++) {
+    rmSync(path, { force: true });
+    const ps = [0, 1, 2, 3].map((i) => start('write-once', { MODEL: small, CACHE: path, NS: `w${i}/` }));
+    const codes = await Promise.all(ps.map((x) => x.exit));
+    const names = (await PackedWeightsCache.inspectFile(path)).entries.map((e) => e.name);
+    if (codes.every((c) => c.code === 0) && [0, 1, 2, 3].every((i) => names.filter((n) => n.startsWith(`w${i}/`)).length === 4)) merged++;
+    bad += (await PackedWeightsCache.verifyFile(path)).bad.length;
+  }
+  report.record('4 concurrent writers on one cache (waiting for the lock)', merged === rounds && bad === 0, { rounds, everyWritersEntriesKept: merged, damagedEntries: bad });
+}
+
+if (wanted('lock contention')) {
+  // 8 processes, at least 200 saves in all (--trials if more), each waiting
+  // for the writer lock; a watchdog turns a hang into a failure, not a stuck run.
+  const path = join(work, 'contended.xpwc');
+  const procs = 8;
+  const iter = Math.ceil(Math.max(200, trials) / procs);
+  const t0 = Date.now();
+  const ps = Array.from({ length: procs }, (_, i) => start('contend', { MODEL: small, CACHE: path, NS: `c${i}.`, ITER: String(iter) }, 'pipe'));
+  const outputs = ps.map((x) => {
+    let text = '';
+    x.p.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+    return x.exit.then((e) => ({ ...e, text }));
+  });
+  const watchdog = setTimeout(() => ps.forEach((x) => x.p.kill('SIGKILL')), 240_000);
+  const ends = await Promise.all(outputs);
+  clearTimeout(watchdog);
+  const hangs = ends.filter((e) => e.signal === 'SIGKILL').length;
+  const results = ends.map((e) => { try { return JSON.parse(e.text) as { saves: number; heapFallbackBytes: number }; } catch { return { saves: 0, heapFallbackBytes: -1 }; } });
+  const names = new Set((await PackedWeightsCache.inspectFile(path)).entries.map((e) => e.name.slice(0, e.name.indexOf('/'))));
+  const saves = results.reduce((a, r) => a + r.saves, 0);
+  const lost = procs * iter - Array.from({ length: procs }, (_, i) => Array.from({ length: iter }, (_, k) => `c${i}.${k}`)).flat().filter((ns) => names.has(ns)).length;
+  const bad = (await PackedWeightsCache.verifyFile(path)).bad.length;
+  report.record(`${procs} writers contending for one cache's lock`, hangs === 0 && lost === 0 && bad === 0 && results.every((r) => r.heapFallbackBytes === 0),
+    { processes: procs, saves, hangs, lostSaves: lost, damagedEntries: bad, seconds: Math.round((Date.now() - t0) / 1000) });
+}
+
+if (wanted('linear time')) {
+  for (const r of await linearTime(work)) report.record(`${r.parser}: time grows linearly with the input, 1 to 64 MiB`, r.ok, r.detail);
+}
+
+rmSync(work, { recursive: true, force: true });
+process.exit(report.finish(args));
