@@ -4,11 +4,11 @@
  * JavaScript behave the same. @weightkit/xnnpack-cache implements it.
  *
  * The protocol an operator follows (XNNPACK's, see docs/formats/xpwc.md):
- * 1. `lookUp(key)`; a hit returns the offset of packed bytes — done.
+ * 1. `lookUp(key)`; a hit returns the entry's offset (an opaque number) — done.
  * 2. On a miss, `reserveSpace(n)` returns writable memory for n bytes; the
  *    packer writes into it.
- * 3. `lookUpOrInsert(key, reserved, n)` commits it and returns its offset (or
- *    the offset of an equal entry another thread committed first).
+ * 3. `lookUpOrInsert(key, reserved)` commits it and returns its offset (or
+ *    the offset of an equal entry another caller committed first).
  * 4. After `finalize()`, `offsetToAddr(offset)` turns offsets into views.
  *
  * @module

@@ -5,11 +5,14 @@
  * @module
  */
 import {
-  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray, withSignal,
+  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray, probeFile, withSignal,
 } from '@weightkit/core';
 import { type NativeCache, type NativeKey, type NativeOpenOptions, xnnpackAddon } from './binding.js';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 import { XNNPACK_OPTIONS } from './options.js';
+
+/** The footer magic of XPWC files, bytes 43 57 50 58 ("CWPX" little-endian). */
+const XPWC_MAGIC = 0x58505743;
 import { nativeItem, planPack, type PackPlanItem } from './pack-plan.js';
 
 /** Options for {@link PackedWeightsCache.open}. */
@@ -313,6 +316,17 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
   }
 
   // ---- whole-file operations (no open cache needed) ----
+
+  /**
+   * True when `path` ends with an XPWC footer (the magic in the last 20
+   * bytes), the cheap test a tool uses before {@link inspectFile}; a file
+   * that passes may still be refused by it.
+   */
+  static looksLikeCache(path: string): boolean {
+    const { isDirectory, tail } = probeFile(path);
+    if (isDirectory || tail.length < 20) return false;
+    return new DataView(tail.buffer, tail.byteOffset, tail.byteLength).getUint32(tail.length - 8, true) === XPWC_MAGIC;
+  }
 
   /** The index of a cache file, read-only; reads files written by ExecuTorch too. */
   static inspectFile(path: string): Promise<CacheFileInfo> {

@@ -1,5 +1,5 @@
 /** `weightkit inspect <file> [--json]`. @module */
-import { type NamedDataMap, probeFile } from '@weightkit/core';
+import type { NamedDataMap } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
 import { openWeights } from '../open-weights.js';
 import { parse, positionals } from '../cli/args.js';
@@ -36,13 +36,6 @@ export function printInspect(doc: InspectJson, title: string): void {
   process.stdout.write(`${doc.tensors.length} tensors, ${doc.totalBytes} bytes (${formatBytes(doc.totalBytes)})\n`);
 }
 
-const XPWC_MAGIC = 0x58505743;
-
-function endsWithXpwcFooter(path: string): boolean {
-  const { isDirectory, tail } = probeFile(path);
-  return !isDirectory && tail.length >= 20 && Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).readUInt32LE(tail.length - 8) === XPWC_MAGIC;
-}
-
 /** A packed-weights cache: its entries are opaque packed bytes. */
 async function describeCache(path: string): Promise<InspectJson> {
   const info = await PackedWeightsCache.inspectFile(path);
@@ -67,7 +60,7 @@ export const inspect: Command = {
       }
     } catch (e) {
       // Not weights a reader opens: a packed-weights cache, when it ends like one.
-      if (!endsWithXpwcFooter(file!)) throw e;
+      if (!PackedWeightsCache.looksLikeCache(file!)) throw e;
       doc = await describeCache(file!);
     }
     if (values.json) printJson(doc);

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
-import { synthModel } from '../src/synth/model.js';
-import { barChart, machine, mdMachine, mdTable, median, writeResults } from './lib.js';
+import { synthModel } from '../synth/model.js';
+import { type BenchPage, barChart, machine, mdMachine, mdTable, median } from './lib.js';
+import { type Targets, meets } from './targets.js';
 import { runMixSweep } from './offload-mixes.js';
 
 const MiB = 2 ** 20;
@@ -43,7 +44,8 @@ interface Row {
   peakDeviceBytes: number;
 }
 
-export async function runOffloadBench(options: OffloadBenchOptions = {}) {
+/** Runs the budget sweep and the mixed-size sweep (every figure from this run). */
+export async function measureOffload(options: OffloadBenchOptions = {}) {
   const size = options.sizeBytes ?? 256 * MiB;
   const passes = options.passes ?? 5;
   const device = options.device ?? 'emu';
@@ -122,29 +124,56 @@ export async function runOffloadBench(options: OffloadBenchOptions = {}) {
     computeUsPerMiB: regimes[0]!.computeUsPerMiB, copyMs, log,
   });
 
+  return { device, passes, total, largest, floorBytes: base.floorBytes, budgets, h2d, h2dRate, rows, mixes, emuGBps: options.h2dGBps ?? 25 };
+}
+
+type OffloadSamples = Awaited<ReturnType<typeof measureOffload>>;
+
+/** The targets of the decoder sweep (next-use, unlimited prefetch), declared once. */
+export const OFFLOAD_TARGETS = {
+  withinBoundPlusLargest: { label: 'steady bytes per pass <= lower bound + largest weight, every budget', min: 1, max: 1 },
+  passWithin105OfMaxCopyCompute: { label: 'pass time <= 1.05 x max(copy time of bytes moved, compute)', min: 1, max: 1 },
+  stallUnder5PctWhenComputeBound: { label: 'stall <= 5% of pass time when compute >= copy', min: 1, max: 1 },
+  monotonicNextUse: { label: 'bytes per pass never increase as the budget grows (next-use, every prefetch depth)', min: 1, max: 1 },
+  peakWithinBudget: { label: 'peak device bytes <= budget, every run', min: 1, max: 1 },
+} as const satisfies Targets<string>;
+
+/** Verdicts, the worst pass ratio and the result document. */
+export function offloadResult(m: OffloadSamples) {
+  const { rows, total, largest, budgets, h2d, h2dRate, device, passes } = m;
   const configs = [...new Set(rows.map((r) => `${r.regime}|${r.policy}|${r.prefetch}`))];
   const monotonic = Object.fromEntries(configs.map((c) => {
     const series = rows.filter((r) => `${r.regime}|${r.policy}|${r.prefetch}` === c).sort((a, b) => a.budgetMb - b.budgetMb);
     return [c, series.every((r, i) => i === 0 || r.steadyBytesPerPass <= series[i - 1]!.steadyBytesPerPass)];
   }));
   const nextUseFull = rows.filter((r) => r.policy === 'next-use' && r.prefetch === 'unlimited');
-  const checks = {
+  const verdicts: Record<keyof typeof OFFLOAD_TARGETS, boolean> = {
     withinBoundPlusLargest: nextUseFull.every((r) => r.steadyBytesPerPass <= r.boundBytesPerPass + largest),
     passWithin105OfMaxCopyCompute: nextUseFull.every((r) => r.passMs <= 1.05 * Math.max(r.copyMs, r.computeMs) + 0.01),
     stallUnder5PctWhenComputeBound: nextUseFull.filter((r) => r.regime === 'compute >= copy').every((r) => r.stallMs <= 0.05 * r.passMs),
     monotonicNextUse: configs.filter((c) => c.includes('|next-use|')).every((c) => monotonic[c]),
     peakWithinBudget: rows.every((r) => r.peakDeviceBytes <= r.budgetMb * MiB),
   };
+  const checks = Object.fromEntries(Object.entries(verdicts).map(([k, ok]) => [k, meets(OFFLOAD_TARGETS[k as keyof typeof OFFLOAD_TARGETS], ok ? 1 : 0)])) as typeof verdicts;
   const worst = nextUseFull.reduce((w, r) => {
     const ratio = r.passMs / Math.max(r.copyMs, r.computeMs, 1e-9);
     return ratio > w.ratio ? { ratio, budgetMb: r.budgetMb, regime: r.regime } : w;
   }, { ratio: 0, budgetMb: 0, regime: '' });
   const result = {
-    benchmark: 'cuda-offload', machine: machine(), device, deviceName: h2dRate.deviceName, h2dGBps: h2d, h2dRate,
+    benchmark: 'cuda-offload', machine: machine(), device, deviceName: h2dRate.deviceName, h2dGBps: h2d, emulatedGBps: m.emuGBps, h2dRate,
     runtimeOverPinnedCopy: h2dRate.runtimeGBps / h2dRate.pinnedCopyGBps, modelBytes: total, largestWeightBytes: largest,
-    floorBytes: base.floorBytes, passes, budgetsMb: budgets, rows, monotonic, checks, worstPassOverMaxCopyCompute: worst,
-    mixedSizes: { models: mixes.models, rows: mixes.rows, checks: mixes.checks },
+    floorBytes: m.floorBytes, passes, budgetsMb: budgets, rows, monotonic, checks, ratios: checks, worstPassOverMaxCopyCompute: worst,
+    mixedSizes: { models: m.mixes.models, rows: m.mixes.rows, checks: m.mixes.checks },
   };
+  return { result, mixesMarkdown: m.mixes.markdown };
+}
+
+export type OffloadResult = ReturnType<typeof offloadResult>;
+
+/** The chart and the results page (offload.* on the emulator, offload-cuda.* on a GPU). */
+export function offloadReport({ result, mixesMarkdown }: OffloadResult): BenchPage {
+  const { rows, budgetsMb: budgets, checks, device, h2dRate, passes, largestWeightBytes: largest, modelBytes: total } = result;
+  const worst = result.worstPassOverMaxCopyCompute;
   const computeBound = rows.filter((r) => r.regime === 'compute >= copy' && r.prefetch === 'unlimited');
   const svg = barChart(`Bytes moved per pass (MiB), ${(total / MiB).toFixed(0)} MiB of weights, compute >= copy`, 'MiB', budgets.flatMap((b) => [
     { label: `${b} MiB: lower bound`, value: Math.max(0, total - b * MiB) / MiB, series: 'bound' },
@@ -156,7 +185,7 @@ export async function runOffloadBench(options: OffloadBenchOptions = {}) {
   const onDevice = device === 'cuda'
     ? `on ${h2dRate.deviceName} (real CUDA; times are wall clock, "copy ms" is the bytes moved at the
 pinned copy rate measured in the same run)`
-    : `on the emulated device: ${options.h2dGBps ?? 25} GB/s host-to-device, one copy engine, 5 us per copy ("copy ms" is the
+    : `on the emulated device: ${result.emulatedGBps} GB/s host-to-device, one copy engine, 5 us per copy ("copy ms" is the
 copy engine's busy time per pass, latency included). No GPU was lent to this project's sessions, so
 no real-CUDA figures exist yet: on a machine with one, \`weightkit bench offload --device cuda\`
 writes the same page as docs/bench/offload-cuda.md; the real-CUDA device layer is built and
@@ -168,8 +197,8 @@ group: Benchmarks
 
 # Weight offload: a budget sweep ${device === 'cuda' ? `on ${h2dRate.deviceName}` : 'on the emulated CUDA runtime'}
 
-\`${device === 'cuda' ? 'weightkit bench offload --device cuda' : 'npm run bench:offload'}\` (source: tools/bench/offload.ts). A ${(total / MiB).toFixed(0)} MiB synthetic
-decoder model (largest weight ${(largest / MiB).toFixed(1)} MiB, floor ${(base.floorBytes / MiB).toFixed(1)} MiB),
+\`${device === 'cuda' ? 'weightkit bench offload --device cuda' : 'npm run bench:offload'}\` (source: tools/src/bench/offload.ts). A ${(total / MiB).toFixed(0)} MiB synthetic
+decoder model (largest weight ${(largest / MiB).toFixed(1)} MiB, floor ${(result.floorBytes / MiB).toFixed(1)} MiB),
 one use per weight per pass in catalog order, ${passes} passes per configuration (steady state = passes 3+),
 ${onDevice}. Two compute models, set from the measured copy rate:
 compute >= copy (1.5x the copy time of every byte) and copy-bound (0.25x).
@@ -185,20 +214,18 @@ compute >= copy (1.5x the copy time of every byte) and copy-bound (0.25x).
 
 ## Checks (next-use, unlimited prefetch)
 
-${mdTable(['check', 'result', 'target'], [
-    ['steady bytes per pass <= lower bound + largest weight, every budget', checks.withinBoundPlusLargest ? 'yes' : 'no', 'yes'],
-    ['pass time <= 1.05 x max(copy time of bytes moved, compute)', `${checks.passWithin105OfMaxCopyCompute ? 'yes' : 'no'} (worst ${worst.ratio.toFixed(3)}x: ${worst.regime}, ${worst.budgetMb} MiB)`, 'yes'],
-    ['stall <= 5% of pass time when compute >= copy', checks.stallUnder5PctWhenComputeBound ? 'yes' : 'no', 'yes'],
-    ['bytes per pass never increase as the budget grows (next-use, every prefetch depth)', checks.monotonicNextUse ? 'yes' : 'no', 'yes'],
-    ['peak device bytes <= budget, every run', checks.peakWithinBudget ? 'yes' : 'no', 'yes'],
-  ])}
+${mdTable(['check', 'result', 'target'], (Object.keys(OFFLOAD_TARGETS) as (keyof typeof OFFLOAD_TARGETS)[]).map((k) => [
+    OFFLOAD_TARGETS[k].label,
+    `${checks[k] ? 'yes' : 'no'}${k === 'passWithin105OfMaxCopyCompute' ? ` (worst ${worst.ratio.toFixed(3)}x: ${worst.regime}, ${worst.budgetMb} MiB)` : ''}`,
+    'yes',
+  ]))}
 The runtime chooses its residency plan by dry-running the planner's candidates on a
 timing device with the device's measured copy cost and the compute model (see
 [the guide](../offload.md)), each plan tried with and without look-ahead into the next
 pass; with the default objective it takes the fastest modelled pass and, among plans
 within 2% of it, the one that moves the fewest bytes.
 
-${mixes.markdown}
+${mixesMarkdown}
 ## Every configuration of the decoder sweep
 
 ${mdTable(['regime', 'policy', 'prefetch', 'budget MiB', 'moved MiB/pass', 'bound MiB/pass', 'pass ms', 'copy ms', 'compute ms', 'stall ms'],
@@ -210,6 +237,9 @@ so extra budget buys it nothing; next-use eviction keeps what is needed soonest.
 ${mdMachine(result.machine)}
 Raw numbers: [${name}.json](${name}.json).
 `;
-  const files = writeResults(name, result, svg, md);
-  return { result: { ...result, ratios: checks }, files };
+  return { name, result, svg, markdown: md };
+}
+
+export async function runOffloadBench(options: OffloadBenchOptions = {}): Promise<OffloadResult> {
+  return offloadResult(await measureOffload(options));
 }

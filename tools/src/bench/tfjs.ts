@@ -11,8 +11,9 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultModelDir } from '../src/default-model.js';
-import { barChart, machine, mdMachine, mdTable, median, runChild, writeResults } from './lib.js';
+import { defaultModelDir } from '../default-model.js';
+import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
+import { type Targets, meets, targetText } from './targets.js';
 
 export interface TfjsBenchOptions {
   /** Stored bytes of each test model (default 64 MiB). */
@@ -57,6 +58,12 @@ function testModel(work: string, quant: 'float16' | 'uint8' | 'none', bytes: num
   return manifest;
 }
 
+/** The targets of this benchmark, declared once: per model. */
+export const TFJS_TARGETS = {
+  ratio: { label: "open + decode time / tfjs's", max: 0.5, unit: 'x' },
+  rssOverTfjs: { label: "peak RSS / tfjs's", max: 1, unit: 'x' },
+} as const satisfies Targets<string>;
+
 export async function runTfjsBench(options: TfjsBenchOptions = {}) {
   const size = options.sizeBytes ?? 64 * MiB;
   const runs = Math.max(2, options.runs ?? 7);
@@ -84,23 +91,32 @@ export async function runTfjsBench(options: TfjsBenchOptions = {}) {
     rows.push({ model: m.name, kind: m.kind, values: w.values, weightkitMs, tfjsMs, ratio: weightkitMs / tfjsMs, weightkitPeakRss: wRss, tfjsPeakRss: tRss });
     log(`${m.name}: weightkit ${weightkitMs.toFixed(2)} ms, tfjs ${tfjsMs.toFixed(2)} ms (${(weightkitMs / tfjsMs).toFixed(2)}x)`);
   }
+  const testModels = rows.filter((r) => !r.kind.startsWith('face-api'));
   const checks = {
-    everyModelAtMostHalfTfjsTime: rows.every((r) => r.ratio <= 0.5),
-    testModelsAtMostHalfTfjsTime: rows.filter((r) => !r.kind.startsWith('face-api')).every((r) => r.ratio <= 0.5),
-    peakRssNeverAboveTfjs: rows.every((r) => r.weightkitPeakRss <= r.tfjsPeakRss),
+    everyModelAtMostHalfTfjsTime: rows.every((r) => meets(TFJS_TARGETS.ratio, r.ratio)),
+    testModelsAtMostHalfTfjsTime: testModels.every((r) => meets(TFJS_TARGETS.ratio, r.ratio)),
+    peakRssNeverAboveTfjs: rows.every((r) => meets(TFJS_TARGETS.rssOverTfjs, r.weightkitPeakRss / r.tfjsPeakRss)),
     worstRatio: Math.max(...rows.map((r) => r.ratio)),
   };
-  const result = { benchmark: 'tfjs', machine: machine(), runs, testModelBytes: size, rows, checks };
+  return { benchmark: 'tfjs', machine: machine(), runs, testModelBytes: size, rows, checks, ratios: checks };
+}
+
+export type TfjsResult = Awaited<ReturnType<typeof runTfjsBench>>;
+
+/** The chart and the results page. */
+export function tfjsReport(result: TfjsResult): BenchPage {
+  const { rows, checks, runs } = result;
+  const size = result.testModelBytes;
   const svg = barChart('TF.js: open + every value decoded, weightkit time / tfjs-core loader time', 'x', rows.map((r) => ({ label: r.model, value: r.ratio, series: r.kind })));
   const f = (x: number) => x.toFixed(2);
-  const md = `---
+  const markdown = `---
 title: "Benchmark: reading TensorFlow.js weights"
 group: Benchmarks
 ---
 
 # TensorFlow.js weights: weightkit against tfjs-core's loader
 
-\`npm run bench:tfjs\` (source: tools/bench/tfjs.ts). For each model, one process per
+\`npm run bench:tfjs\` (source: tools/src/bench/tfjs.ts). For each model, one process per
 loader loads it ${runs} times (face-api models ${runs * 10} times; the first load is not counted) and
 ends each load holding every weight's values as typed arrays: weightkit through
 \`openNamedDataMap\` + \`get()\` of every weight, TensorFlow.js the way its model
@@ -115,9 +131,9 @@ RSS is that of one load in a fresh process. The test models are ${size / MiB} Mi
 
 | check | result | target |
 |---|---|---|
-| open + decode time / tfjs's, the ${size / MiB} MiB test models (float16, uint8, float32) | ${checks.testModelsAtMostHalfTfjsTime ? 'yes' : 'no'} | <= 0.5x |
-| open + decode time / tfjs's, every model | ${checks.everyModelAtMostHalfTfjsTime ? 'yes' : 'no'} (worst ${f(checks.worstRatio)}x) | <= 0.5x |
-| peak RSS never above tfjs's | ${checks.peakRssNeverAboveTfjs ? 'yes' : 'no'} | yes |
+| ${TFJS_TARGETS.ratio.label}, the ${size / MiB} MiB test models (float16, uint8, float32) | ${checks.testModelsAtMostHalfTfjsTime ? 'yes' : 'no'} | ${targetText(TFJS_TARGETS.ratio)} |
+| ${TFJS_TARGETS.ratio.label}, every model | ${checks.everyModelAtMostHalfTfjsTime ? 'yes' : 'no'} (worst ${f(checks.worstRatio)}x) | ${targetText(TFJS_TARGETS.ratio)} |
+| ${TFJS_TARGETS.rssOverTfjs.label}, every model | ${checks.peakRssNeverAboveTfjs ? 'yes' : 'no'} | ${targetText(TFJS_TARGETS.rssOverTfjs)} |
 
 ${mdTable(['model', 'stored as', 'values', 'weightkit ms', 'tfjs ms', 'ratio', 'weightkit peak RSS MiB', 'tfjs peak RSS MiB'],
     rows.map((r) => [r.model, r.kind, r.values, f(r.weightkitMs), f(r.tfjsMs), f(r.ratio), f(r.weightkitPeakRss / MiB), f(r.tfjsPeakRss / MiB)]))}
@@ -131,14 +147,14 @@ measured 0.26x and 1.2x in consecutive runs). From a few MiB up, decoding
 dominates and weightkit's native decode wins.
 
 Why weightkit is faster: plain float32 weights are views of the mapped shards
-(nothing is read or copied until used); quantized ones are decoded straight
-from the mapping into their final array (float16 through a 65,536-entry table),
-without reading the shards into memory and concatenating them first. Peak RSS
-includes each process's own runtime (Node.js, plus tfjs-core for TensorFlow.js).
+(nothing is read or copied until used); quantized ones are decoded natively
+straight from the mapping into their final array (float16 through a
+65,536-entry table), without reading the shards into memory and concatenating
+them first. Peak RSS includes each process's own runtime (Node.js, plus
+tfjs-core for TensorFlow.js).
 
 ${mdMachine(result.machine)}
 Raw numbers: [tfjs.json](tfjs.json).
 `;
-  const files = writeResults('tfjs', result, svg, md);
-  return { result: { ...result, ratios: checks }, files };
+  return { name: 'tfjs', result, svg, markdown };
 }

@@ -11,8 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSafetensors, SafetensorsMap } from '@weightkit/core';
 import { writePt2 } from '@weightkit/aoti-blob';
-import { synthModel } from '../src/synth/model.js';
-import { barChart, machine, mdMachine, mdTable, median, runChild, writeResults } from './lib.js';
+import { synthModel } from '../synth/model.js';
+import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
+import { type Targets, checkAll, targetText } from './targets.js';
 
 interface ChildResult {
   mode: string;
@@ -30,6 +31,14 @@ export interface AotiBenchOptions {
 }
 
 const MODES = ['weightkit', 'weightkit-touch', 'weightkit-populate', 'pytorch'] as const;
+
+/** The targets of this benchmark, declared once. */
+export const AOTI_TARGETS = {
+  addressableSpeedup: { label: "every constant addressable, PyTorch's way / weightkit", min: 100, unit: 'x' },
+  touchedSpeedup: { label: "every page touched, PyTorch's way / weightkit (best of touch, MAP_POPULATE + touch)", min: 5, unit: 'x' },
+  copiedBytes: { label: 'bytes copied by weightkit', max: 0 },
+  extraDiskBytes: { label: 'extra disk bytes written by weightkit', max: 0 },
+} as const satisfies Targets<string>;
 
 export async function runAotiBench(options: AotiBenchOptions = {}) {
   const size = options.sizeBytes ?? 2 ** 30;
@@ -82,25 +91,44 @@ export async function runAotiBench(options: AotiBenchOptions = {}) {
       touchedSpeedup: base / touched,
       touchedSpeedupWithoutPopulate: base / summary['weightkit-touch'].medianMs,
     },
-    targets: { addressableSpeedup: 100, touchedSpeedup: 5, copiedBytes: 0, extraDiskBytes: 0 },
   };
-  const svg = barChart(`Open a ${(result.pt2Bytes / 2 ** 30).toFixed(2)} GiB .pt2: median time (${runs} runs)`, 'ms', [
+  return {
+    ...result,
+    checks: checkAll(AOTI_TARGETS, {
+      addressableSpeedup: result.ratios.addressableSpeedup, touchedSpeedup: result.ratios.touchedSpeedup,
+      copiedBytes: summary.weightkit.copiedBytes, extraDiskBytes: summary.weightkit.extraDiskBytes,
+    }),
+  };
+}
+
+export type AotiResult = Awaited<ReturnType<typeof runAotiBench>>;
+
+/** The chart and the results page. */
+export function aotiReport(result: AotiResult): BenchPage {
+  const summary = result.modes;
+  const svg = barChart(`Open a ${(result.pt2Bytes / 2 ** 30).toFixed(2)} GiB .pt2: median time (${result.runs} runs)`, 'ms', [
     { label: 'weightkit: every constant addressable', value: summary.weightkit.medianMs, series: 'weightkit' },
     { label: 'weightkit: every page touched', value: summary['weightkit-touch'].medianMs, series: 'weightkit' },
     { label: 'weightkit: MAP_POPULATE + touched', value: summary['weightkit-populate'].medianMs, series: 'weightkit' },
     { label: "PyTorch's way: extract + copy", value: summary.pytorch.medianMs, series: 'pytorch' },
   ], true);
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-  const md = `---
+  const shown = {
+    addressableSpeedup: `${result.ratios.addressableSpeedup.toFixed(0)}x`,
+    touchedSpeedup: `${result.ratios.touchedSpeedup.toFixed(1)}x`,
+    copiedBytes: String(summary.weightkit.copiedBytes),
+    extraDiskBytes: String(summary.weightkit.extraDiskBytes),
+  };
+  const markdown = `---
 title: "Benchmark: opening AOTInductor weights"
 group: Benchmarks
 ---
 
 # Opening a ${(result.pt2Bytes / 2 ** 30).toFixed(2)} GiB .pt2: weightkit vs PyTorch's way
 
-\`npm run bench:aoti\` (source: tools/bench/aoti.ts). A synthetic decoder model
+\`npm run bench:aoti\` (source: tools/src/bench/aoti.ts). A synthetic decoder model
 (\`weightkit synth\`) converted to a .pt2, then opened in a fresh process per
-run, ${runs} runs per mode, interleaved; medians. The page cache is warm for
+run, ${result.runs} runs per mode, interleaved; medians. The page cache is warm for
 every mode. "PyTorch's way" reproduces its package loader: extract the weights
 blob from the zip to a temporary folder, map it, and copy every constant's entry
 into its own allocation (\`UpdateConstantsFromBlob\`).
@@ -110,13 +138,9 @@ into its own allocation (\`UpdateConstantsFromBlob\`).
 ${mdTable(['mode', 'median ms', 'peak RSS (MiB)', 'bytes copied', 'extra disk bytes'], MODES.map((m) => [
     m, summary[m].medianMs.toFixed(2), mib(summary[m].medianPeakRssBytes), summary[m].copiedBytes, summary[m].extraDiskBytes,
   ]))}
-| ratio | measured | target |
-|---|---|---|
-| every constant addressable, PyTorch's way / weightkit | ${result.ratios.addressableSpeedup.toFixed(0)}x | >= 100x |
-| every page touched, PyTorch's way / weightkit (best of touch, MAP_POPULATE + touch) | ${result.ratios.touchedSpeedup.toFixed(1)}x | >= 5x |
-| bytes copied by weightkit | ${summary.weightkit.copiedBytes} | 0 |
-| extra disk bytes written by weightkit | ${summary.weightkit.extraDiskBytes} | 0 |
-
+${mdTable(['ratio', 'measured', 'target'], (Object.keys(AOTI_TARGETS) as (keyof typeof AOTI_TARGETS)[]).map((k) => [
+    AOTI_TARGETS[k].label, `${shown[k]}${result.checks[k].met ? '' : ' — missed'}`, targetText(AOTI_TARGETS[k]),
+  ]))}
 Peak RSS of the touched weightkit modes is the mapped file's pages: clean page
 cache shared with every other process that maps the file, which the kernel can
 drop at any time; PyTorch's way holds the same bytes as private anonymous memory
@@ -125,6 +149,5 @@ on top of the page cache.
 ${mdMachine(result.machine)}
 Raw samples: [aoti.json](aoti.json).
 `;
-  const files = writeResults('aoti', result, svg, md);
-  return { result, files };
+  return { name: 'aoti', result, svg, markdown };
 }

@@ -9,7 +9,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { nativePrograms, runProgram } from '../src/native-programs.js';
+import { nativePrograms, runProgram } from '../native-programs.js';
 import { type Bar, mdTable, median } from './lib.js';
 
 interface InteropRun {

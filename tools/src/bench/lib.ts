@@ -5,13 +5,23 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository's docs/bench folder. */
-export const BENCH_DOCS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'bench');
+const toolsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * Where results go: `out` when given; inside the weightkit repository its
+ * docs/bench/ (the pages the docs show); in an app that installed the CLI,
+ * ./weightkit-bench/, never a folder inside node_modules.
+ */
+export function benchOutDir(out?: string): string {
+  if (out) return out;
+  const repo = join(toolsDir, '..');
+  return existsSync(join(repo, 'nx.json')) && existsSync(join(repo, 'docs', 'bench')) ? join(repo, 'docs', 'bench') : join(process.cwd(), 'weightkit-bench');
+}
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -90,15 +100,25 @@ export function barChart(title: string, unit: string, bars: Bar[], log = false):
     rows.join('') + '</svg>\n';
 }
 
-/** Writes docs/bench/<name>.json, <name>.svg and the <name>.md page that shows them. */
-export function writeResults(name: string, result: unknown, svg: string, markdown: string): { json: string; svg: string; md: string } {
-  mkdirSync(BENCH_DOCS, { recursive: true });
-  const json = join(BENCH_DOCS, `${name}.json`);
-  const chart = join(BENCH_DOCS, `${name}.svg`);
-  const md = join(BENCH_DOCS, `${name}.md`);
-  writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(chart, svg);
-  writeFileSync(md, markdown);
+/** What a benchmark writes: JSON results, a chart and a markdown page (plus any extra charts the page shows). */
+export interface BenchPage {
+  readonly name: string;
+  readonly result: unknown;
+  readonly svg: string;
+  readonly markdown: string;
+  readonly extraCharts?: Readonly<Record<string, string>>;
+}
+
+/** Writes `<name>.json`, `.svg`, `.md` (and extra `<chart>.svg` files) into `outDir`. */
+export function writeResults(outDir: string, page: BenchPage): { json: string; svg: string; md: string } {
+  mkdirSync(outDir, { recursive: true });
+  const json = join(outDir, `${page.name}.json`);
+  const chart = join(outDir, `${page.name}.svg`);
+  const md = join(outDir, `${page.name}.md`);
+  writeFileSync(json, JSON.stringify(page.result, null, 2) + '\n');
+  writeFileSync(chart, page.svg);
+  writeFileSync(md, page.markdown);
+  for (const [name, svg] of Object.entries(page.extraCharts ?? {})) writeFileSync(join(outDir, `${name}.svg`), svg);
   return { json, svg: chart, md };
 }
 
