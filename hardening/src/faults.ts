@@ -5,8 +5,9 @@
  *     converting a model to .pt2 (--trials each, default 100)
  *   a full disk (8 MiB tmpfs in a private mount namespace) at every stage
  *   a file rewritten or truncated underneath a live reader
- *   4 concurrent writers on one cache; 8 writers contending for its lock
- *     (200 saves in all, or --trials if more): no hang, no lost save
+ *   4 concurrent writers on one cache; 8 processes on one cache (writers,
+ *     a compactor, a writer killed with SIGKILL at random; 200 saves in all,
+ *     or --trials if more): no hang, no lost save
  *   every parser's time against its input size, 1 to 64 MiB: linear
  * Usage: node hardening/dist/faults.js [--trials N] [--only name] [--json out.json] [--write-docs]
  * @module
@@ -215,29 +216,59 @@ if (wanted('concurrent writers')) {
 }
 
 if (wanted('lock contention')) {
-  // 8 processes, at least 200 saves in all (--trials if more), each waiting
-  // for the writer lock; a watchdog turns a hang into a failure, not a stuck run.
+  // 8 processes on one cache: 6 writers (at least 200 saves in all, or
+  // --trials), a compactor in a loop, and a writer killed with SIGKILL at
+  // random and restarted. Every save a writer reported must be in the file at
+  // the end; a watchdog per process turns a hang into a failure.
   const path = join(work, 'contended.xpwc');
-  const procs = 8;
-  const iter = Math.ceil(Math.max(200, trials) / procs);
+  const writers = 6;
+  const iter = Math.ceil(Math.max(200, trials) / writers);
+  const deadline = 300_000;
   const t0 = Date.now();
-  const ps = Array.from({ length: procs }, (_, i) => start('contend', { MODEL: small, CACHE: path, NS: `c${i}.`, ITER: String(iter) }, 'pipe'));
-  const outputs = ps.map((x) => {
+  const saved = new Set<string>();
+  let fallback = 0, hangs = 0, kills = 0;
+  const collect = (x: ReturnType<typeof start>) => {
     let text = '';
-    x.p.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-    return x.exit.then((e) => ({ ...e, text }));
-  });
-  const watchdog = setTimeout(() => ps.forEach((x) => x.p.kill('SIGKILL')), 240_000);
-  const ends = await Promise.all(outputs);
-  clearTimeout(watchdog);
-  const hangs = ends.filter((e) => e.signal === 'SIGKILL').length;
-  const results = ends.map((e) => { try { return JSON.parse(e.text) as { saves: number; heapFallbackBytes: number }; } catch { return { saves: 0, heapFallbackBytes: -1 }; } });
-  const names = new Set((await PackedWeightsCache.inspectFile(path)).entries.map((e) => e.name.slice(0, e.name.indexOf('/'))));
-  const saves = results.reduce((a, r) => a + r.saves, 0);
-  const lost = procs * iter - Array.from({ length: procs }, (_, i) => Array.from({ length: iter }, (_, k) => `c${i}.${k}`)).flat().filter((ns) => names.has(ns)).length;
+    x.p.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const lines = text.split('\n');
+      text = lines.pop()!;
+      for (const l of lines) {
+        const [, ns, fb] = l.split(' ');
+        saved.add(ns!);
+        fallback += Number(fb);
+      }
+    });
+    const watchdog = setTimeout(() => { hangs++; x.p.kill('SIGKILL'); }, deadline);
+    return x.exit.finally(() => clearTimeout(watchdog));
+  };
+  const compactor = start('compact-loop', { CACHE: path }, 'pipe');
+  let compactions = 0;
+  compactor.p.stdout!.on('data', (d: Buffer) => (compactions += d.toString().split('compacted').length - 1));
+  const ps = Array.from({ length: writers }, (_, i) => collect(start('contend', { MODEL: small, CACHE: path, NS: `c${i}.`, ITER: String(iter) }, 'pipe')));
+  const done = Promise.all(ps);
+  let finished = false;
+  void done.then(() => (finished = true));
+  // The victim: killed at random instants, started again, until the writers finish.
+  for (let round = 0; !finished && Date.now() - t0 < deadline; round++) {
+    const victim = start('contend', { MODEL: small, CACHE: path, NS: `k${round}.`, ITER: '1000' }, 'pipe');
+    const exit = collect(victim);
+    await sleep(100 + rand(400));
+    victim.p.kill('SIGKILL');
+    kills++;
+    await exit;
+  }
+  await done;
+  compactor.p.kill('SIGKILL');
+  await compactor.exit;
+  const present = new Set((await PackedWeightsCache.inspectFile(path)).entries.map((e) => e.name.slice(0, e.name.indexOf('/'))));
+  const lost = [...saved].filter((ns) => !present.has(ns)).length;
   const bad = (await PackedWeightsCache.verifyFile(path)).bad.length;
-  report.record(`${procs} writers contending for one cache's lock`, hangs === 0 && lost === 0 && bad === 0 && results.every((r) => r.heapFallbackBytes === 0),
-    { processes: procs, saves, hangs, lostSaves: lost, damagedEntries: bad, seconds: Math.round((Date.now() - t0) / 1000) });
+  const writerSaves = [...saved].filter((ns) => ns.startsWith('c')).length;
+  report.record('8 processes on one cache: writers, a compactor, kill -9', hangs === 0 && lost === 0 && bad === 0 && fallback === 0 && writerSaves === writers * iter, {
+    processes: writers + 2, savesReported: saved.size, writerSaves, compactions, kills, hangs, lostSaves: lost, heapFallbackBytes: fallback, damagedEntries: bad,
+    seconds: Math.round((Date.now() - t0) / 1000),
+  });
 }
 
 if (wanted('linear time')) {

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { isWeightkitError } from '@weightkit/core';
 import { UsageError, suggestion } from './cli/args.js';
 import type { Command } from './cli/command.js';
-import { printJson, setQuiet } from './cli/output.js';
+import { printJson, printable, setQuiet } from './cli/output.js';
 import { aoti } from './commands/aoti.js';
 import { bench } from './commands/bench.js';
 import { cache } from './commands/cache.js';
@@ -38,7 +38,8 @@ function help(): string {
 
 /** A failure: one line on stderr, and with --json the same as an object on stdout. */
 function fail(code: string, message: string, json: boolean, exit: number, detail = ''): number {
-  process.stderr.write(`${exit === 2 ? message : `error[${code}]: ${message}`}\n${detail}`);
+  const line = printable(message);
+  process.stderr.write(`${exit === 2 ? line : `error[${code}]: ${line}`}\n${detail}`);
   if (json) printJson({ error: { code, message } });
   return exit;
 }

@@ -8,7 +8,7 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, fromSystemError } from '@weightkit/core';
+import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectNamedDataMap, expectObject, fromSystemError } from '@weightkit/core';
 import { StoredZipWriter } from './zip-writer.js';
 
 /** Options for the writers. */
@@ -68,6 +68,8 @@ function sanitize(name: string): string {
 
 /** Lays out the payload for every tensor of `map`, in catalog order. */
 export function planAoti(map: NamedDataMap, options: AotiWriteOptions = {}): AotiPlan {
+  expectNamedDataMap(map, 'the model to write');
+  expectObject(options, 'the write options');
   const padded = (options.device ?? 'cpu') !== 'cuda';
   const used = new Set<string>();
   let cursor = 0;

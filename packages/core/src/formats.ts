@@ -13,8 +13,9 @@
  *
  * @module
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, readSync } from 'node:fs';
 import { WeightkitError, fromSystemError } from './errors.js';
+import { openRegularSync } from './files.js';
 import type { NamedDataMap } from './named-data-map.js';
 import type { BackendOptions } from './options.js';
 
@@ -82,15 +83,8 @@ export function probeFile(path: string): FileProbe {
     throw fromSystemError(e, `cannot open '${path}'`);
   }
   if (st.isDirectory()) return { path, isDirectory: true, size: 0, head: new Uint8Array(0), tail: new Uint8Array(0) };
-  let fd: number;
+  const { fd, stat: f } = openRegularSync(path);
   try {
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (e) {
-    throw fromSystemError(e, `cannot open '${path}'`);
-  }
-  try {
-    const f = fstatSync(fd);
-    if (!f.isFile()) throw new WeightkitError('WK_BAD_ARGUMENT', `'${path}' is not a regular file (a FIFO, socket or device cannot hold weights)`);
     const head = Buffer.alloc(Math.min(HEAD_BYTES, f.size));
     const n = readSync(fd, head, 0, head.length, 0);
     const tailLength = Math.min(TAIL_BYTES, f.size);

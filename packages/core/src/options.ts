@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { expectObject } from './arguments.js';
 import { WeightkitError } from './errors.js';
 
 /** Value types an option may have. */
@@ -165,6 +166,7 @@ export class BackendOptions {
    * registered one), then `init` on top.
    */
   static fromEnv(env: NodeJS.ProcessEnv = process.env, init: Readonly<Record<string, unknown>> = {}, namespaces?: readonly string[]): BackendOptions {
+    expectObject(env, 'BackendOptions.fromEnv(env)');
     const o = new BackendOptions();
     o.parseEnv(env, namespaces);
     o.parse(init);

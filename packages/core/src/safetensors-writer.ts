@@ -7,6 +7,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { expectArray, expectObject } from './arguments.js';
 import { numelOf } from './catalog.js';
 import { type DType, dtypeInfo, safetensorsName } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
@@ -49,8 +50,11 @@ export function safetensorsHeaderBytes(
   entries: readonly Pick<SafetensorsWriteEntry, 'name' | 'dtype' | 'shape'>[],
   metadata?: Readonly<Record<string, string>>,
 ): { header: Buffer; sizes: number[]; dataBytes: number } {
+  expectArray(entries, 'the tensors to write');
+  entries.forEach((e, i) => expectObject(e, `tensor ${i}`));
   const members: string[] = [];
   if (metadata) {
+    expectObject(metadata, 'metadata');
     for (const v of Object.values(metadata)) {
       if (typeof v !== 'string') throw new WeightkitError('WK_BAD_ARGUMENT', 'safetensors metadata values must be strings');
     }

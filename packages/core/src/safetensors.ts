@@ -5,11 +5,12 @@
  *
  * @module
  */
-import { constants as fsc, openSync, closeSync, readSync, fstatSync, promises as fsp } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { type TensorInfo, WeightCatalog } from './catalog.js';
 import { parseSafetensorsJson } from './safetensors-json.js';
 import { dtypeFromSafetensors, dtypeInfo, type TypedArray } from './dtype.js';
-import { WeightkitError, fromSystemError } from './errors.js';
+import { WeightkitError } from './errors.js';
+import { openRegular, openRegularSync } from './files.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
 
@@ -131,31 +132,16 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number): 
   return { catalog: WeightCatalog.adopt(byName), metadata: raw.metadata ? { ...raw.metadata } : {} };
 }
 
-// libuv already opens with O_CLOEXEC; O_NOFOLLOW keeps a symlink from redirecting us.
-function openNoFollow(path: string): number {
-  try {
-    return openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (e) {
-    throw fromSystemError(e, `cannot open '${path}'`);
-  }
-}
-
-function requireFile(isFile: boolean, path: string): void {
-  if (!isFile) throw new WeightkitError('WK_BAD_ARGUMENT', `'${path}' is not a regular file`);
-}
-
 /** Reads and validates the header of a safetensors file (no mapping). */
 export function readSafetensorsHeaderSync(path: string): SafetensorsHeader {
-  const fd = openNoFollow(path);
+  const { fd, stat } = openRegularSync(path);
   try {
-    const st = fstatSync(fd);
-    requireFile(st.isFile(), path);
     const prefix = Buffer.alloc(8);
-    readSync(fd, prefix, 0, Math.min(8, st.size), 0);
-    const n = safetensorsHeaderLength(prefix, st.size);
+    readSync(fd, prefix, 0, Math.min(8, stat.size), 0);
+    const n = safetensorsHeaderLength(prefix, stat.size);
     const header = Buffer.alloc(n);
     if (readSync(fd, header, 0, n, 8) !== n) throw bad('file shrank while reading its header');
-    return { dataOffset: 8 + n, dataLength: st.size - 8 - n, ...parseSafetensorsHeader(header, st.size - 8 - n) };
+    return { dataOffset: 8 + n, dataLength: stat.size - 8 - n, ...parseSafetensorsHeader(header, stat.size - 8 - n) };
   } finally {
     closeSync(fd);
   }
@@ -163,22 +149,15 @@ export function readSafetensorsHeaderSync(path: string): SafetensorsHeader {
 
 /** Async {@link readSafetensorsHeaderSync}. */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  let fh: fsp.FileHandle;
+  const { fh, stat } = await openRegular(path);
   try {
-    fh = await fsp.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (e) {
-    throw fromSystemError(e, `cannot open '${path}'`);
-  }
-  try {
-    const st = await fh.stat();
-    requireFile(st.isFile(), path);
     const prefix = Buffer.alloc(8);
-    await fh.read(prefix, 0, Math.min(8, st.size), 0);
-    const n = safetensorsHeaderLength(prefix, st.size);
+    await fh.read(prefix, 0, Math.min(8, stat.size), 0);
+    const n = safetensorsHeaderLength(prefix, stat.size);
     const header = Buffer.alloc(n);
     const { bytesRead } = await fh.read(header, 0, n, 8);
     if (bytesRead !== n) throw bad('file shrank while reading its header');
-    return { dataOffset: 8 + n, dataLength: st.size - 8 - n, ...parseSafetensorsHeader(header, st.size - 8 - n) };
+    return { dataOffset: 8 + n, dataLength: stat.size - 8 - n, ...parseSafetensorsHeader(header, stat.size - 8 - n) };
   } finally {
     await fh.close();
   }

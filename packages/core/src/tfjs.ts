@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { readFileSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { type Quantization, type TensorInfo, WeightCatalog, numelOf } from './catalog.js';
 import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
+import { readRegularSync } from './files.js';
 import { coreAddon } from './binding.js';
 import { FileMapping } from './mapping.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
@@ -148,6 +149,32 @@ interface Shard {
   readonly start: number;
 }
 
+/**
+ * The shard's real path, which must lie inside the manifest's real folder: a
+ * symlinked folder on the way (`etc -> /etc`) cannot lead a shard out of it.
+ */
+function confined(root: string, p: string): string {
+  const real = realpathSync(p);
+  if (!real.startsWith(root + sep)) throw bad(`shard '${p}' resolves to '${real}', outside the manifest's folder '${root}'`);
+  return real;
+}
+
+/** The group with its shards at their confined real paths (what is then mapped). */
+function confineGroup(group: TfjsGroup, root: string): TfjsGroup {
+  return {
+    ...group,
+    shards: group.shards.map((p) => {
+      try {
+        return confined(root, p);
+      } catch (e) {
+        if (e instanceof WeightkitError) throw e;
+        const err = fromSystemError(e, `shard '${p}' of ${group.storage}`);
+        throw err.code === 'WK_NOT_FOUND' ? new WeightkitError('WK_NOT_FOUND', `TensorFlow.js shard '${p}' is missing`) : err;
+      }
+    }),
+  };
+}
+
 function shardSizes(group: TfjsGroup, stat: (p: string) => number): number[] {
   return group.shards.map((p) => {
     try {
@@ -174,14 +201,10 @@ function layout(manifestPath: string, parsed: ReturnType<typeof parseTfjsManifes
 
 /** Reads and validates a manifest and the sizes of its shards (nothing mapped). */
 export function readTfjsManifestSync(path: string): { manifest: TfjsManifest; sizes: number[][] } {
-  let text: string;
-  try {
-    if (statSync(path).size > TFJS_MAX_MANIFEST_BYTES) throw bad(`'${path}' is larger than ${TFJS_MAX_MANIFEST_BYTES} bytes`);
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw fromSystemError(e, `cannot read '${path}'`);
-  }
-  const parsed = parseTfjsManifest(readManifestJson(text, path), path);
+  const text = readRegularSync(path, TFJS_MAX_MANIFEST_BYTES, 'TensorFlow.js manifest').toString('utf8');
+  const raw = parseTfjsManifest(readManifestJson(text, path), path);
+  const root = realpathSync(dirname(path));
+  const parsed = { ...raw, groups: raw.groups.map((g) => confineGroup(g, root)) };
   const sizes = parsed.groups.map((g) => shardSizes(g, (p) => statSync(p).size));
   return { manifest: layout(path, parsed, sizes), sizes };
 }

@@ -8,7 +8,7 @@
  * does ever blocks the event loop.
  * @module
  */
-import { BackendOptions, type NamedDataMap, WeightkitError, withSignal } from '@weightkit/core';
+import { BackendOptions, type NamedDataMap, WeightkitError, expectObject, withSignal } from '@weightkit/core';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
@@ -98,6 +98,7 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
    * where possible, and loads the pinned set. Runs off the JS thread.
    */
   static async create(options: OffloadOptions): Promise<OffloadRuntime> {
+    expectObject(options, 'OffloadRuntime.create(options)');
     const { weights, names } = weightsOf(options.weights);
     const total = weights.reduce((a, w) => a + w.bytes, 0);
     const budget = budgetBytes(options.budgetMb, options.options, total);

@@ -2,7 +2,7 @@
  * {@link plan}: what a budget means for a schedule, without a device.
  * @module
  */
-import { type NamedDataMap, type WeightCatalog, WeightkitError } from '@weightkit/core';
+import { type NamedDataMap, WeightCatalog, WeightkitError, expectNamedDataMap } from '@weightkit/core';
 import { offloadAddon } from './binding.js';
 import type { ScheduleInput } from './types.js';
 import { deviceBytes, scheduleIndices } from './weights.js';
@@ -25,7 +25,7 @@ export interface OffloadPlan {
 /** Plans a budget for a catalog (or a map's catalog) and schedule. */
 export function plan(weights: WeightCatalog | NamedDataMap, schedule: ScheduleInput | undefined, budgetMb: number): OffloadPlan {
   if (!Number.isFinite(budgetMb) || budgetMb < 0) throw new WeightkitError('WK_BAD_ARGUMENT', `budgetMb must be a non-negative number, got ${budgetMb}`);
-  const catalog = 'catalog' in weights ? weights.catalog : weights;
+  const catalog = weights instanceof WeightCatalog ? weights : expectNamedDataMap(weights, 'plan(weights)').catalog;
   const list = [...catalog].filter((t) => t.byteLength > 0).map((t) => ({ name: t.name, bytes: deviceBytes(t) }));
   const p = offloadAddon().plan(list, scheduleIndices(schedule, list.map((w) => w.name)), Math.floor(budgetMb * MiB));
   return {

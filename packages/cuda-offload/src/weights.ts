@@ -3,7 +3,7 @@
  * weight's host bytes are, and schedules by name.
  * @module
  */
-import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo } from '@weightkit/core';
+import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectArray, expectNamedDataMap } from '@weightkit/core';
 import type { OffloadWeight, ScheduleInput } from './types.js';
 
 /** Bytes a tensor takes on the device: what `get()` returns (quantized tensors decoded). */
@@ -14,6 +14,7 @@ export function deviceBytes(t: TensorInfo): number {
 
 /** Weights and schedule indices from a map. */
 export function weightsOf(map: NamedDataMap): { weights: OffloadWeight[]; names: string[] } {
+  expectNamedDataMap(map, 'the weights');
   const weights: OffloadWeight[] = [];
   for (const t of map.catalog) {
     if (t.byteLength === 0) continue;
@@ -30,7 +31,8 @@ export function weightsOf(map: NamedDataMap): { weights: OffloadWeight[]; names:
 
 /** Resolves names to catalog indices; WK_BAD_ARGUMENT names an unknown weight. */
 export function scheduleIndices(schedule: ScheduleInput | undefined, names: readonly string[]): number[][] | undefined {
-  if (!schedule) return undefined;
+  if (schedule === undefined) return undefined;
+  expectArray(schedule, 'the schedule');
   const index = new Map(names.map((n, i) => [n, i]));
   const resolve = (x: string | number): number => {
     if (typeof x === 'number') {

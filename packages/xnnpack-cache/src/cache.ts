@@ -5,7 +5,8 @@
  * @module
  */
 import {
-  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray, probeFile, withSignal,
+  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray,
+  expectNamedDataMap, expectObject, probeFile, withSignal,
 } from '@weightkit/core';
 import { type NativeCache, type NativeKey, type NativeOpenOptions, xnnpackAddon } from './binding.js';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
@@ -125,6 +126,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
    * in one process shares one underlying cache.
    */
   static async open(options: PackedWeightsCacheOptions = {}): Promise<PackedWeightsCache> {
+    expectObject(options, 'PackedWeightsCache.open(options)');
     const path = options.path ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<string>(XNNPACK_OPTIONS.packedCachePath.key);
     if (options.lockWaitMs !== undefined && (!Number.isInteger(options.lockWaitMs) || options.lockWaitMs < 0 || options.lockWaitMs > 600_000)) {
       throw new WeightkitError('WK_BAD_ARGUMENT', `lockWaitMs must be an integer from 0 to 600000, got ${String(options.lockWaitMs)}`);
@@ -201,7 +203,8 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
    */
   async packModel(map: NamedDataMap, options: PackOptions = {}): Promise<PackModelResult> {
     const native = this.#live();
-    if (map.closed) throw new WeightkitError('WK_CLOSED', `the model map of '${map.path}' was closed; reopen it`);
+    expectNamedDataMap(map, 'packModel(map)');
+    expectObject(options, 'packModel(map, options)');
     const packer = { kind: options.packer ?? 'f32-gemm', nr: options.nr ?? 16, kr: options.kr ?? 1, sr: options.sr ?? 1 } as const;
     const { items, skipped } = planPack(map, options.namespace);
     const result: PackModelResult = { entries: items.length, packed: 0, hits: 0, packedBytes: 0, skipped, items };

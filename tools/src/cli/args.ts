@@ -62,9 +62,23 @@ export function parseSize(text: string, flag: string): number {
   return bytes;
 }
 
-/** Parses a positive integer flag. */
-export function parsePositiveInt(text: string, flag: string): number {
+/** Parses an integer flag from 1 to `max` (default 2^53 - 1). */
+export function parsePositiveInt(text: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a positive integer, got '${text}'`);
+  if (!Number.isSafeInteger(n) || n <= 0 || n > max) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be an integer from 1 to ${max}, got '${text}'`);
+  return n;
+}
+
+/** Parses a number flag within [min, max]; `fallback` when the flag is absent. */
+export function parseNumber(text: string | undefined, flag: string, range: { min: number; max: number; above?: boolean }, fallback?: number): number {
+  if (text === undefined) {
+    if (fallback === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} is required`);
+    return fallback;
+  }
+  const n = text.trim() === '' ? NaN : Number(text);
+  const low = range.above ? n > range.min : n >= range.min;
+  if (!Number.isFinite(n) || !low || n > range.max) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a number ${range.above ? 'above' : 'from'} ${range.min} ${range.above ? 'and at most' : 'to'} ${range.max}, got '${text}'`);
+  }
   return n;
 }

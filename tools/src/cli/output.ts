@@ -28,14 +28,27 @@ export function info(line: string): void {
   if (!quiet) process.stderr.write(line + '\n');
 }
 
+/**
+ * `text` on one line with no terminal control: control characters (newlines,
+ * escape sequences, C1 codes, DEL) become visible escapes, so a name inside a
+ * file can never forge an extra `error[...]` line or recolour a terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Prints `rows` as aligned columns under `headers`. */
 export function printTable(headers: string[], rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
   // A loop, not Math.max(...spread): a table may have more rows than a call has arguments.
+  const cells = rows.map((r) => r.map(printable));
   const widths = headers.map((h) => h.length);
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   out.write(line(headers) + '\n');
-  for (const r of rows) out.write(line(r) + '\n');
+  for (const r of cells) out.write(line(r) + '\n');
 }
 
 /** Writes one JSON document to stdout. */

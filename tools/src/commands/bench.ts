@@ -32,7 +32,7 @@ export const bench: Command = {
     if (sizeBytes < 1 << 20) throw new WeightkitError('WK_BAD_ARGUMENT', '--size must be at least 1MiB');
     const { page, checks } = await b.run({
       sizeBytes, log: info,
-      ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs') } : {}),
+      ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs', 10_000) } : {}),
       ...(values.work ? { workDir: values.work } : {}),
       ...(values.device ? { device: values.device as 'emu' | 'cuda' } : {}),
     });

@@ -1,7 +1,7 @@
 /** `weightkit offload plan|run`. @module */
 import { WeightkitError } from '@weightkit/core';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
-import { parse, parsePositiveInt, positionals } from '../cli/args.js';
+import { parse, parseNumber, parsePositiveInt, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
 import { openWeights } from '../open-weights.js';
@@ -18,18 +18,17 @@ run:  a decode-style loop (acquire each weight in schedule order, a compute step
 A budget below the floor is error[WK_BUDGET] (the message says how many MiB are needed).
 <model> is anything weightkit reads.`;
 
-function budget(text: string | undefined): number {
-  if (text === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', '--budget-mb is required');
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new WeightkitError('WK_BAD_ARGUMENT', `--budget-mb must be a positive number of MiB, got '${text}'`);
-  return n;
-}
+/** The ranges of the numeric flags: the runtime's own (8 TiB, 1e12 us, 0.001-1e6 GB/s, 1e9 passes). */
+const RANGES = {
+  budgetMb: { min: 0, max: 8 * 1024 * 1024, above: true },
+  us: { min: 0, max: 1e12 },
+  mib: { min: 0, max: 8 * 1024 * 1024 },
+  gbps: { min: 0.001, max: 1e6 },
+};
+const MAX_PASSES = 1e9;
 
-function nonNegative(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a non-negative number, got '${text}'`);
-  return n;
+function budget(text: string | undefined): number {
+  return parseNumber(text, '--budget-mb', RANGES.budgetMb);
 }
 
 const MiB = 2 ** 20;
@@ -73,7 +72,7 @@ async function runCommand(argv: string[]): Promise<void> {
   const [model] = positionals(pos, 1, usage);
   const mb = budget(values['budget-mb']);
   if (!values.passes) throw new WeightkitError('WK_BAD_ARGUMENT', '--passes is required');
-  const passes = parsePositiveInt(values.passes, '--passes');
+  const passes = parsePositiveInt(values.passes, '--passes', MAX_PASSES);
   const device = values.device as string;
   if (!['auto', 'cuda', 'emu'].includes(device)) throw new WeightkitError('WK_BAD_ARGUMENT', `--device must be auto, cuda or emu, got '${device}'`);
   const policy = values.policy as string;
@@ -82,10 +81,10 @@ async function runCommand(argv: string[]): Promise<void> {
   try {
     const rt = await OffloadRuntime.create({
       weights: map, budgetMb: mb, device: device as 'auto' | 'cuda' | 'emu', policy,
-      computeUsPerStep: nonNegative(values['compute-us'], '--compute-us', 20),
-      computeUsPerMiB: nonNegative(values['compute-us-per-mib'], '--compute-us-per-mib', 40),
-      ...(values['prefetch-mb'] !== undefined ? { prefetchMb: nonNegative(values['prefetch-mb'], '--prefetch-mb', 0) } : {}),
-      ...(values['h2d-gbps'] !== undefined ? { emu: { h2dGBps: nonNegative(values['h2d-gbps'], '--h2d-gbps', 25) } } : {}),
+      computeUsPerStep: parseNumber(values['compute-us'], '--compute-us', RANGES.us, 20),
+      computeUsPerMiB: parseNumber(values['compute-us-per-mib'], '--compute-us-per-mib', RANGES.us, 40),
+      ...(values['prefetch-mb'] !== undefined ? { prefetchMb: parseNumber(values['prefetch-mb'], '--prefetch-mb', RANGES.mib) } : {}),
+      ...(values['h2d-gbps'] !== undefined ? { emu: { h2dGBps: parseNumber(values['h2d-gbps'], '--h2d-gbps', RANGES.gbps) } } : {}),
     });
     try {
       const progress = new Progress('passes');

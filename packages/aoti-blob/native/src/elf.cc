@@ -59,17 +59,19 @@ Result<std::optional<ElfSymbol>> find_elf_symbol(const ByteSource& src, std::str
       const Section& strtab = sections[symtab.link];
       const uint64_t count = symtab.size / 24;
       if (count > kMaxSymbols) return bad(src, "too many symbols");
-      auto syms = src.read_string(symtab.offset, static_cast<size_t>(count * 24));
-      if (!syms.is_ok()) return syms.status();
-      auto strings = src.read_string(strtab.offset, static_cast<size_t>(strtab.size));
-      if (!strings.is_ok()) return strings.status();
-      const std::string& names = strings.value();
+      // Streamed, and each candidate name read on its own: memory never
+      // follows a table size a (possibly sparse) file declares.
+      ChunkReader syms(src, symtab.offset, symtab.offset + count * 24);
+      std::string candidate(name.size() + 1, '\0');
       for (uint64_t k = 0; k < count; ++k) {
-        const auto* s = reinterpret_cast<const uint8_t*>(syms.value().data()) + k * 24;
-        uint32_t st_name = load_le32(s);
-        if (st_name >= names.size()) continue;
-        size_t end = names.find('\0', st_name);
-        if (end == std::string::npos || std::string_view(names).substr(st_name, end - st_name) != name) continue;
+        auto entry = syms.take(24);
+        if (!entry.is_ok()) return entry.status();
+        const uint8_t* s = entry.value();
+        const uint32_t st_name = load_le32(s);
+        if (st_name >= strtab.size || strtab.size - st_name < name.size() + 1) continue;
+        Status rs = src.read(strtab.offset + st_name, candidate.data(), candidate.size());
+        if (!rs.is_ok()) return rs;
+        if (std::string_view(candidate).substr(0, name.size()) != name || candidate.back() != '\0') continue;
         uint16_t shndx = load_le16(s + 6);
         uint64_t value = load_le64(s + 8), size = load_le64(s + 16);
         if (shndx == 0 || shndx >= sections.size()) return bad(src, "symbol '" + std::string(name) + "' is not in a section");

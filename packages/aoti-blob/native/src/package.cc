@@ -258,6 +258,22 @@ Result<ModelLocation> locate_in_pt2(const std::string& path, const FileSource& s
   return loc;
 }
 
+/// The real path of `p`, which must lie inside the real `dir`: a symlinked
+/// `data/` (or any folder on the way) cannot lead the reader out of the folder.
+Result<fs::path> confined(const fs::path& dir, const fs::path& p) {
+  std::error_code ec;
+  const fs::path real_dir = fs::canonical(dir, ec);
+  if (ec) return errno_status(ec.value(), "resolve", dir.string());
+  const fs::path real = fs::canonical(p, ec);
+  if (ec) return errno_status(ec.value(), "resolve", p.string());
+  const std::string prefix = real_dir.string() + "/";
+  if (real.string().compare(0, prefix.size(), prefix) != 0) {
+    return Status(Code::kBadFormat, "'" + p.string() + "' resolves to '" + real.string() + "', outside the model folder '" +
+                                        real_dir.string() + "' (a symlinked folder on the way)");
+  }
+  return real;
+}
+
 Result<ModelLocation> locate_in_folder(const fs::path& dir, const OpenOptions& opts) {
   std::error_code ec;
   fs::path root = dir;
@@ -278,7 +294,9 @@ Result<ModelLocation> locate_in_folder(const fs::path& dir, const OpenOptions& o
     }
     auto model = choose_model(models, opts.model, "'" + dir.string() + "'");
     if (!model.is_ok()) return model.status();
-    auto files = list_folder(aoti / model.value());
+    auto real = confined(dir, aoti / model.value());
+    if (!real.is_ok()) return real.status();
+    auto files = list_folder(real.value());
     if (!files.is_ok()) return files.status();
     auto loc = locate_in_files(files.value(), "'" + (aoti / model.value()).string() + "'", "", opts, SourceKind::kFolder);
     if (!loc.is_ok()) return loc.status();

@@ -128,15 +128,17 @@ Result<ZipDirectory> read_zip_directory(const ByteSource& src) {
   auto eocd = find_eocd(src);
   if (!eocd.is_ok()) return eocd.status();
   const Eocd& e = eocd.value();
-  auto cd = src.read_string(e.cd_offset, static_cast<size_t>(e.cd_size));
-  if (!cd.is_ok()) return cd.status();
-  const std::string& dir = cd.value();
+  // Streamed: memory follows the entries that really are there, never the
+  // directory size a (possibly sparse) file declares.
+  uint64_t cd_end;
+  if (add_overflows(e.cd_offset, e.cd_size, &cd_end) || cd_end > src.size()) return bad(src, "central directory lies outside the file");
+  ChunkReader dir(src, e.cd_offset, cd_end);
   ZipDirectory out;
   out.zip64 = e.zip64;
-  size_t pos = 0;
   for (uint64_t k = 0; k < e.entries; ++k) {
-    if (pos + 46 > dir.size()) return bad(src, "central directory entry " + std::to_string(k) + " is truncated");
-    const auto* p = reinterpret_cast<const uint8_t*>(dir.data()) + pos;
+    auto head = dir.take(46);
+    if (!head.is_ok()) return bad(src, "central directory entry " + std::to_string(k) + " is truncated");
+    const uint8_t* p = head.value();
     if (load_le32(p) != kCentralSig) return bad(src, "central directory entry " + std::to_string(k) + " has a bad signature");
     ZipMember m;
     m.flags = load_le16(p + 8);
@@ -145,18 +147,16 @@ Result<ZipDirectory> read_zip_directory(const ByteSource& src) {
     uint32_t csize = load_le32(p + 20), usize = load_le32(p + 24);
     uint16_t name_len = load_le16(p + 28), extra_len = load_le16(p + 30), comment_len = load_le16(p + 32);
     uint32_t lho = load_le32(p + 42);
-    if (pos + 46 + name_len + extra_len + comment_len > dir.size()) {
-      return bad(src, "central directory entry " + std::to_string(k) + " runs past the directory");
-    }
-    m.name.assign(dir, pos + 46, name_len);
+    auto tail = dir.take(size_t{name_len} + extra_len + comment_len);
+    if (!tail.is_ok()) return bad(src, "central directory entry " + std::to_string(k) + " runs past the directory");
+    const char* q = reinterpret_cast<const char*>(tail.value());
+    m.name.assign(q, name_len);
     m.compressed_size = csize;
     m.uncompressed_size = usize;
     m.local_header_offset = lho;
-    Status st = apply_zip64_extra(src, dir.substr(pos + 46 + name_len, extra_len), m, usize == 0xffffffff,
-                                  csize == 0xffffffff, lho == 0xffffffff);
+    Status st = apply_zip64_extra(src, std::string(q + name_len, extra_len), m, usize == 0xffffffff, csize == 0xffffffff, lho == 0xffffffff);
     if (!st.is_ok()) return st;
     if (m.flags & 1) return Status(Code::kUnsupported, "zip '" + src.name() + "': member '" + m.name + "' is encrypted");
-    pos += 46 + name_len + extra_len + comment_len;
 
     uint8_t local[30];
     if (m.local_header_offset > e.cd_offset || e.cd_offset - m.local_header_offset < sizeof local) {
