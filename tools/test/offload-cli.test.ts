@@ -3,6 +3,7 @@ import { probeCuda } from '@weightkit/cuda-offload';
 import { describe, expect, it } from 'vitest';
 import { modelDir, tempDir, weightkit } from './cli-harness.js';
 
+const benchWork = tempDir('wk-bench-cuda-');
 const manifest = join(modelDir, 'face_recognition_model-weights_manifest.json');
 
 describe('weightkit offload', () => {
@@ -32,7 +33,7 @@ describe('weightkit offload', () => {
     expect(weightkit('bench', 'offload', '--device', 'gpu').code).toBe(2);
     expect(weightkit('bench', 'xnnpack', '--device', 'cuda').code).toBe(2);
     if (probeCuda().available) return; // with a GPU the benchmark would run for real
-    const r = weightkit('bench', 'offload', '--device', 'cuda', '--size', '4MiB', '--work', tempDir('wk-bench-cuda-'));
+    const r = weightkit('bench', 'offload', '--device', 'cuda', '--size', '4MiB', '--work', benchWork, '--out', benchWork);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error\[WK_DEVICE\]: device 'cuda' was requested but/);
   });

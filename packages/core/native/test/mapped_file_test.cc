@@ -12,17 +12,8 @@ using namespace weightkit;
 
 namespace {
 
-std::string temp_dir() {
-  static std::string dir = [] {
-    char tmpl[] = "/tmp/wk-core-test-XXXXXX";
-    const char* d = mkdtemp(tmpl);
-    return std::string(d ? d : "/tmp");
-  }();
-  return dir;
-}
-
 std::string write_file(const std::string& name, const std::string& bytes) {
-  std::string path = temp_dir() + "/" + name;
+  std::string path = testing::temp_dir() + "/" + name;
   FILE* f = std::fopen(path.c_str(), "wb");
   std::fwrite(bytes.data(), 1, bytes.size(), f);
   std::fclose(f);
@@ -64,12 +55,12 @@ TEST_CASE("a range past the end is refused before mapping") {
 
 TEST_CASE("symlinks, directories and missing files get coded errors") {
   auto target = write_file("target.bin", "abc");
-  auto link = temp_dir() + "/link.bin";
+  auto link = testing::temp_dir() + "/link.bin";
   ::unlink(link.c_str());
   CHECK(::symlink(target.c_str(), link.c_str()) == 0);
   CHECK(MappedFile::open_read(link, {}).status().code() == Code::kBadArgument);
-  CHECK(MappedFile::open_read(temp_dir(), {}).status().code() == Code::kBadArgument);
-  CHECK(MappedFile::open_read(temp_dir() + "/missing", {}).status().code() == Code::kNotFound);
+  CHECK(MappedFile::open_read(testing::temp_dir(), {}).status().code() == Code::kBadArgument);
+  CHECK(MappedFile::open_read(testing::temp_dir() + "/missing", {}).status().code() == Code::kNotFound);
 }
 
 TEST_CASE("an empty file maps to an empty region") {
@@ -80,7 +71,7 @@ TEST_CASE("an empty file maps to an empty region") {
 }
 
 TEST_CASE("created files are 0600") {
-  auto path = temp_dir() + "/created.bin";
+  auto path = testing::temp_dir() + "/created.bin";
   ::unlink(path.c_str());
   auto fd = open_regular_file(path, OpenMode::kReadWriteCreate);
   CHECK(fd.is_ok());

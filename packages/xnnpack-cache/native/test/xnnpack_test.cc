@@ -28,11 +28,7 @@ using namespace weightkit::xnnpack;
 namespace {
 
 std::string temp_path(const std::string& name) {
-  static std::string dir = [] {
-    char tmpl[] = "/tmp/wk-xnn-test-XXXXXX";
-    return std::string(mkdtemp(tmpl));
-  }();
-  std::string p = dir + "/" + name;
+  std::string p = testing::temp_dir() + "/" + name;
   ::unlink(p.c_str());
   return p;
 }

@@ -3,7 +3,11 @@
 // "N passed, N failed" line, and exits non-zero on any failure.
 #pragma once
 
+#include <stdlib.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -42,6 +46,33 @@ inline int run_all() {
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
+}
+
+namespace detail {
+inline std::string& temp_root() {
+  static std::string dir;
+  return dir;
+}
+inline void remove_temp_root() {
+  std::error_code ec;
+  std::filesystem::remove_all(temp_root(), ec);
+}
+}  // namespace detail
+
+/// A folder of this program's own under $TMPDIR (or /tmp), created on first
+/// use and removed with everything in it when the program exits.
+inline const std::string& temp_dir() {
+  if (detail::temp_root().empty()) {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/wk-native-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      std::perror("mkdtemp");
+      std::exit(2);
+    }
+    detail::temp_root() = tmpl;
+    std::atexit(detail::remove_temp_root);
+  }
+  return detail::temp_root();
 }
 
 }  // namespace weightkit::testing
