@@ -7,7 +7,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // CI (.ci/run) reads the JSON report to print its closing "N passed, N failed" line.
-    reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci-results/vitest.json' }]] : ['default'],
+    // CI (.ci/run) reads the JSON report to print its closing "N passed, N failed" line
+    // (one report per Node.js version: VITEST_JSON names where).
+    reporters: process.env.CI ? ['default', ['json', { outputFile: process.env.VITEST_JSON ?? '.ci-results/vitest.json' }]] : ['default'],
   },
 });
