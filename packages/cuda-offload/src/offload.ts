@@ -8,7 +8,7 @@
  * does ever blocks the event loop.
  * @module
  */
-import { BackendOptions, type NamedDataMap, WeightkitError, expectObject, withSignal } from '@weightkit/core';
+import { BackendOptions, type NamedDataMap, NativeHandle, WeightkitError, expectObject, withSignal } from '@weightkit/core';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
@@ -77,8 +77,7 @@ export interface RunOptions {
 }
 
 export class OffloadRuntime implements Disposable, AsyncDisposable {
-  #native: NativeRuntime | undefined;
-  #released: Promise<void> = Promise.resolve();
+  readonly #native: NativeHandle<NativeRuntime>;
   readonly #budgetBytes: number;
   /** Weight names in catalog order (probe ids address the schedule's uses). */
   readonly weights: readonly string[];
@@ -86,7 +85,7 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
   readonly deviceReason: string;
 
   private constructor(native: NativeRuntime, budget: number, weights: string[], reason: string) {
-    this.#native = native;
+    this.#native = new NativeHandle(native, 'the offload runtime was closed; create a new one');
     this.#budgetBytes = budget;
     this.weights = Object.freeze(weights);
     this.deviceReason = reason;
@@ -125,8 +124,7 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
   }
 
   #live(): NativeRuntime {
-    if (!this.#native) throw new WeightkitError('WK_CLOSED', 'the offload runtime was closed; create a new one');
-    return this.#native;
+    return this.#native.live;
   }
 
   /** `cuda` or `emu`. */
@@ -156,7 +154,7 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
 
   /** True while `runPasses` runs: `stats()` then answers from the last finished pass, other calls throw WK_BUSY. */
   get busy(): boolean {
-    return this.#native?.busy() ?? false;
+    return this.#native.current?.busy() ?? false;
   }
 
   /** One decode pass: acquire, compute and release every step in order (off the JS thread). */
@@ -193,11 +191,7 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
    * in flight stops after its current pass. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#native) {
-      this.#released = this.#native.close();
-      this.#native = undefined;
-    }
-    return this.#released;
+    return this.#native.close();
   }
 
   /** `using rt = await OffloadRuntime.create(...)`. */

@@ -6,7 +6,7 @@
  */
 import {
   BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray,
-  expectNamedDataMap, expectObject, probeFile, withSignal,
+  NativeHandle, expectNamedDataMap, expectObject, probeFile, withSignal,
 } from '@weightkit/core';
 import { type NativeCache, type NativeKey, type NativeOpenOptions, xnnpackAddon } from './binding.js';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
@@ -111,12 +111,11 @@ function toNativeKey(key: CacheKey): NativeKey {
 }
 
 export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDisposable {
-  #native: NativeCache | undefined;
-  #released: Promise<void> = Promise.resolve();
+  readonly #native: NativeHandle<NativeCache>;
   readonly #openOptions: NativeOpenOptions;
 
   private constructor(native: NativeCache, openOptions: NativeOpenOptions) {
-    this.#native = native;
+    this.#native = new NativeHandle(native, 'the packed-weights cache was closed; reopen it');
     this.#openOptions = openOptions;
   }
 
@@ -142,8 +141,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
   }
 
   #live(): NativeCache {
-    if (!this.#native) throw new WeightkitError('WK_CLOSED', 'the packed-weights cache was closed; reopen it');
-    return this.#native;
+    return this.#native.live;
   }
 
   /** The cache file ('' for a heap-only cache). */
@@ -287,7 +285,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
     try {
       return await PackedWeightsCache.compactFile(this.#openOptions.path);
     } finally {
-      this.#native = await xnnpackAddon().open(this.#openOptions);
+      this.#native.reopen(await xnnpackAddon().open(this.#openOptions));
     }
   }
 
@@ -297,11 +295,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
    * thread, and the promise resolves when that is done. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#native) {
-      this.#released = this.#native.close();
-      this.#native = undefined;
-    }
-    return this.#released;
+    return this.#native.close();
   }
 
   /** `using cache = await PackedWeightsCache.open(...)`: closes without waiting for the final save. */
@@ -315,7 +309,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
   }
 
   get closed(): boolean {
-    return this.#native === undefined;
+    return this.#native.closed;
   }
 
   // ---- whole-file operations (no open cache needed) ----
