@@ -5,10 +5,11 @@
  * loader conventions and Python's zipfile all read.
  * @module
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectNamedDataMap, expectObject, fromSystemError } from '@weightkit/core';
+import {
+  type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectNamedDataMap, expectObject, fromSystemError, writeAll, writeFileAtomically,
+} from '@weightkit/core';
 import { StoredZipWriter } from './zip-writer.js';
 
 /** Options for the writers. */
@@ -161,32 +162,6 @@ export async function writePayload(
   }
 }
 
-async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done)).bytesWritten;
-}
-
-/** Writes to `path` through a temporary file renamed into place; an abort leaves nothing behind. */
-async function atomically(path: string, body: (fh: FileHandle) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted();
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
-    await body(fh);
-    signal?.throwIfAborted();
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    rmSync(tmp, { force: true });
-    if (signal?.aborted) throw signal.reason;
-    throw fromSystemError(e, `cannot write '${path}'`);
-  }
-}
-
 /** What a writer produced. */
 export interface AotiWriteResult {
   path: string;
@@ -205,9 +180,9 @@ export async function writeAotiFolder(map: NamedDataMap, dir: string, options: A
   } catch (e) {
     throw fromSystemError(e, `cannot create '${dir}'`);
   }
-  await atomically(join(dir, `${key}.wrapper_weights.blob`), (fh) => writePayload(map, plan, (b) => writeAll(fh, b), options), options.signal);
-  await atomically(join(dir, `${key}.wrapper.cpp`), (fh) => writeAll(fh, Buffer.from(wrapperCpp(plan, options))), options.signal);
-  await atomically(join(dir, `${key}.wrapper_metadata.json`), (fh) => writeAll(fh, Buffer.from(wrapperMetadata(map, options))), options.signal);
+  await writeFileAtomically(join(dir, `${key}.wrapper_weights.blob`), (fh) => writePayload(map, plan, (b) => writeAll(fh, b), options), options.signal);
+  await writeFileAtomically(join(dir, `${key}.wrapper.cpp`), (fh) => writeAll(fh, Buffer.from(wrapperCpp(plan, options))), options.signal);
+  await writeFileAtomically(join(dir, `${key}.wrapper_metadata.json`), (fh) => writeAll(fh, Buffer.from(wrapperMetadata(map, options))), options.signal);
   return { path: dir, key, constants: plan.constants.length, payloadBytes: plan.payloadSize };
 }
 
@@ -234,7 +209,7 @@ export async function writePt2(path: string, models: NamedDataMap | Pt2Model[], 
   const root = basename(path).replace(/\.pt2$/, '') || 'archive';
   let constants = 0;
   let payloadBytes = 0;
-  await atomically(path, async (fh) => {
+  await writeFileAtomically(path, async (fh) => {
     const zip = new StoredZipWriter(fh, { forceZip64: options.forceZip64 ?? false });
     await zip.addBytes(`${root}/archive_format`, Buffer.from('pt2'));
     await zip.addBytes(`${root}/archive_version`, Buffer.from('0'));

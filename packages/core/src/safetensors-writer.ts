@@ -6,8 +6,8 @@
  * @module
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
 import { expectArray, expectObject } from './arguments.js';
+import { writeAll, writeFileAtomically } from './atomic-write.js';
 import { numelOf } from './catalog.js';
 import { type DType, dtypeInfo, safetensorsName } from './dtype.js';
 import { WeightkitError, fromSystemError } from './errors.js';
@@ -112,13 +112,9 @@ function* fileChunks(entries: readonly SafetensorsWriteEntry[], sizes: number[],
   }
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
+function writeAllSync(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-}
-
-function removeQuietly(path: string): void {
-  rmSync(path, { force: true });
 }
 
 /** Writes a safetensors file atomically. Throws WK_NO_SPACE on a full disk (the target is untouched). */
@@ -130,7 +126,7 @@ export function writeSafetensors(path: string, entries: readonly SafetensorsWrit
     fd = openSync(tmp, 'wx', 0o644);
     let written = -header.byteLength;
     for (const part of fileChunks(entries, sizes, header, options.chunkBytes ?? 4 << 20)) {
-      writeAll(fd, part);
+      writeAllSync(fd, part);
       written += part.byteLength;
       if (written > 0) options.onProgress?.(written, dataBytes);
     }
@@ -140,7 +136,7 @@ export function writeSafetensors(path: string, entries: readonly SafetensorsWrit
     renameSync(tmp, path);
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
-    removeQuietly(tmp);
+    rmSync(tmp, { force: true });
     throw fromSystemError(e, `cannot write '${path}'`);
   }
 }
@@ -156,26 +152,13 @@ export async function writeSafetensorsAsync(
   const { signal } = options;
   signal?.throwIfAborted();
   const { header, sizes, dataBytes } = safetensorsHeaderBytes(entries, options.metadata);
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
+  await writeFileAtomically(path, async (fh) => {
     let written = -header.byteLength;
     for (const part of fileChunks(entries, sizes, header, options.chunkBytes ?? 4 << 20)) {
       signal?.throwIfAborted();
-      let done = 0;
-      while (done < part.byteLength) done += (await fh.write(part, done, part.byteLength - done)).bytesWritten;
+      await writeAll(fh, part);
       written += part.byteLength;
       if (written > 0) options.onProgress?.(written, dataBytes);
     }
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    removeQuietly(tmp);
-    if (signal?.aborted) throw signal.reason;
-    throw fromSystemError(e, `cannot write '${path}'`);
-  }
+  }, signal);
 }
