@@ -45,19 +45,26 @@ export function isWeightkitError(e: unknown, code?: ErrorCode): e is WeightkitEr
   return e instanceof WeightkitError && (code === undefined || e.code === code);
 }
 
+// The same codes and hints as the native layer's errno_status (mapped_file.hpp),
+// so a refusal reads alike whichever side opened the file.
+const BY_ERRNO: Record<string, [ErrorCode, string?]> = {
+  ENOENT: ['WK_NOT_FOUND', 'check the path'],
+  ENOSPC: ['WK_NO_SPACE', 'free disk space or choose another location'],
+  EDQUOT: ['WK_NO_SPACE', 'free disk space or choose another location'],
+  ELOOP: ['WK_BAD_ARGUMENT', 'weightkit does not follow symbolic links; pass the real path'],
+  EISDIR: ['WK_BAD_ARGUMENT', 'pass a file, not a directory'],
+  ENOTDIR: ['WK_BAD_ARGUMENT'],
+  EACCES: ['WK_IO', "check the file's permissions"],
+  EPERM: ['WK_IO', "check the file's permissions"],
+  EWOULDBLOCK: ['WK_LOCKED', 'another process holds the file'],
+  EROFS: ['WK_IO', 'the file system is read-only'],
+};
+
 /** Maps a Node.js system error (ENOENT, ENOSPC, ...) to a WeightkitError. */
 export function fromSystemError(e: unknown, what: string): WeightkitError {
   if (e instanceof WeightkitError) return e;
   const err = e as NodeJS.ErrnoException;
-  const byErrno: Record<string, ErrorCode> = {
-    ENOENT: 'WK_NOT_FOUND',
-    ENOSPC: 'WK_NO_SPACE',
-    EDQUOT: 'WK_NO_SPACE',
-    ELOOP: 'WK_BAD_ARGUMENT',
-    EISDIR: 'WK_BAD_ARGUMENT',
-    ENOTDIR: 'WK_BAD_ARGUMENT',
-    EWOULDBLOCK: 'WK_LOCKED',
-  };
-  const code = (err?.code && byErrno[err.code]) || 'WK_IO';
-  return new WeightkitError(code, `${what}: ${err?.message ?? String(e)}`, { cause: e });
+  const [code, hint] = (err?.code && BY_ERRNO[err.code]) || ['WK_IO'];
+  const message = `${what}: ${err?.message ?? String(e)}${hint ? ` (${hint})` : ''}`;
+  return new WeightkitError(code, message, { cause: e });
 }

@@ -1,4 +1,4 @@
-import { truncateSync, writeFileSync } from 'node:fs';
+import { symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -136,6 +136,11 @@ describe('hostile safetensors files', () => {
 
   it('refuses missing files, directories and symlinks with coded errors', () => {
     expectCode(() => SafetensorsMap.openSync(join(dir, 'nope.safetensors')), 'WK_NOT_FOUND');
-    expectCode(() => SafetensorsMap.openSync(dir), 'WK_BAD_ARGUMENT');
+    expect(expectCode(() => SafetensorsMap.openSync(dir), 'WK_BAD_ARGUMENT').message).toMatch(/not a regular file|not a directory/);
+    const real = join(dir, 'real.safetensors');
+    writeSafetensors(real, [{ name: 'w', dtype: 'float32', shape: [1], data: bytesOf(new Float32Array([1])) }]);
+    symlinkSync(real, join(dir, 'link.safetensors'));
+    const e = expectCode(() => SafetensorsMap.openSync(join(dir, 'link.safetensors')), 'WK_BAD_ARGUMENT');
+    expect(e.message).toMatch(/does not follow symbolic links; pass the real path/);
   });
 });

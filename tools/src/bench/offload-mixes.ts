@@ -170,7 +170,12 @@ hides the large copies entirely behind compute must start each large copy while
 the previous large weight is computed, so it needs about two large weights of
 room. fewest-bytes takes the first (pass time then includes part of each large
 copy), fastest the second; the synthetic decoder above meets both targets
-because its weights differ less.
+because its weights differ less. Where fastest misses the pass-time target (the
+lowest budgets of the three-size mix), even that room does not fit: hiding a
+large copy entirely needs the large weight being computed, every weight between
+it and the next large one, and that next one on the device at once (3 + 1 +
+0.5 + 3 = 7.5 units there, more than that model's 7-unit floor), and a few MiB
+above it little is left to pin, so the copy engine has no slack.
 
 ${mdTable(['model', 'objective', 'budget MiB', 'moved MiB/pass', 'bound MiB/pass', 'over MiB', 'over / largest', 'pass ms', 'copy ms', 'compute ms', 'pass / max'],
     rows.map((r) => [r.mix, r.objective, r.budgetMb, f(r.steadyBytesPerPass / MiB), f(r.boundBytesPerPass / MiB), f((r.steadyBytesPerPass - r.boundBytesPerPass) / MiB),
