@@ -154,7 +154,7 @@ interface Shard {
  * symlinked folder on the way (`etc -> /etc`) cannot lead a shard out of it.
  */
 function confined(root: string, p: string): string {
-  const real = realpathSync(p);
+  const real = realpathSync.native(p);
   if (!real.startsWith(root + sep)) throw bad(`shard '${p}' resolves to '${real}', outside the manifest's folder '${root}'`);
   return real;
 }
@@ -203,7 +203,7 @@ function layout(manifestPath: string, parsed: ReturnType<typeof parseTfjsManifes
 export function readTfjsManifestSync(path: string): { manifest: TfjsManifest; sizes: number[][] } {
   const text = readRegularSync(path, TFJS_MAX_MANIFEST_BYTES, 'TensorFlow.js manifest').toString('utf8');
   const raw = parseTfjsManifest(readManifestJson(text, path), path);
-  const root = realpathSync(dirname(path));
+  const root = realpathSync.native(dirname(path));
   const parsed = { ...raw, groups: raw.groups.map((g) => confineGroup(g, root)) };
   const sizes = parsed.groups.map((g) => shardSizes(g, (p) => statSync(p).size));
   return { manifest: layout(path, parsed, sizes), sizes };
