@@ -5,7 +5,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsMap, WeightkitError, writeSafetensors } from '@weightkit/core';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
@@ -31,11 +30,6 @@ function expectExact(rt: OffloadRuntime, m: SafetensorsMap) {
     rt.compute(i);
     rt.release(i);
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 describe('runtimes never share a device state', () => {
@@ -81,51 +75,47 @@ describe('runtimes never share a device state', () => {
 });
 
 describe('a runtime never blocks the event loop', () => {
-  it('while passes run: stats() answers at once from the last pass, other calls throw WK_BUSY', async () => {
+  // Deterministic under any load: the run is far longer than the test (it is
+  // aborted at the end), so every call below is made while it is in flight, and
+  // a stats() or timer that waited for the run would hang the test instead of
+  // passing it. Timing decides how long the test waits, never what it asserts.
+  it('while passes run: stats() answers from the last pass and timers fire; other calls throw WK_BUSY', async () => {
     const sizes = Array.from({ length: 16 }, (_, i) => (i % 2 ? MiB / 4 : MiB));
     const m = model('busy', sizes);
     const rt = await OffloadRuntime.create({ weights: m, budgetMb: 4, device: 'emu', computeUsPerStep: 100 });
-    // Enough passes to keep the worker busy for about a second of real time.
-    const t0 = performance.now();
-    await rt.runPasses(20);
-    const passes = Math.max(100, Math.round((20 * 1000) / Math.max(performance.now() - t0, 1)));
-    const lag = monitorEventLoopDelay({ resolution: 1 });
-    lag.enable();
-    const run = rt.runPasses(passes);
+    await rt.runPasses(3);
+    const ac = new AbortController();
+    const run = rt.runPasses(1e9, { signal: ac.signal });
     expect(rt.busy).toBe(true);
-    const syncMs: number[] = [];
-    let answered = 0;
-    let refused = 0;
     await expect(rt.runPasses(1)).rejects.toMatchObject({ code: 'WK_BUSY' });
-    while (rt.busy) {
-      const t = performance.now();
+    const calls = [() => rt.compute(0), () => rt.readBack(0), () => rt.acquire(0), () => rt.release(0), () => rt.acquireNext('w1')];
+    // The snapshot moves on while the run is in flight: wait (on timers, which
+    // fire only if the event loop is free) until it has passed 3 more passes.
+    let rounds = 0;
+    let seen = rt.stats().passes;
+    expect(seen).toBeGreaterThanOrEqual(3);
+    while (seen < 6 || rounds < 10) {
       const s = rt.stats();
-      syncMs.push(performance.now() - t);
-      expect(s.passes).toBeLessThanOrEqual(20 + passes);
-      answered = Math.max(answered, s.passes);
-      // The run may end between two calls; then a call may succeed.
-      for (const call of [() => rt.compute(0), () => rt.readBack(0), () => rt.acquire(0), () => rt.release(0), () => rt.acquireNext('w1')]) {
-        try {
-          call();
-          expect(rt.busy).toBe(false);
-        } catch (e) {
-          expect(e).toMatchObject({ code: 'WK_BUSY' });
-          refused++;
-        }
-      }
+      expect(s.passes).toBeGreaterThanOrEqual(seen);
+      seen = s.passes;
+      for (const call of calls) expect(call).toThrowError(expect.objectContaining({ code: 'WK_BUSY' }));
+      rounds++;
       await new Promise((r) => setTimeout(r, 2));
     }
-    await run;
-    lag.disable();
-    expect(syncMs.length).toBeGreaterThan(20);
-    expect(refused).toBeGreaterThan(20 * 4);
-    // The snapshot moved on while the run was in flight.
-    expect(answered).toBeGreaterThan(20);
-    expect(rt.stats().passes).toBe(20 + passes);
-    // Generous where the old runtime waited a whole run (1 to 2 s) for its mutex.
-    expect(median(syncMs)).toBeLessThan(1);
-    expect(Math.max(...syncMs)).toBeLessThan(50);
-    expect(lag.percentile(50) / 1e6).toBeLessThan(10);
+    expect(rt.busy).toBe(true);
+    ac.abort(new Error('enough'));
+    await expect(run).rejects.toThrowError('enough');
+    // Idle again: no call is refused as busy, and the bytes are intact.
+    expect(rt.busy).toBe(false);
+    for (const call of calls) {
+      try {
+        call();
+      } catch (e) {
+        expect(e).toBeInstanceOf(WeightkitError);
+        expect((e as WeightkitError).code).not.toBe('WK_BUSY');
+      }
+    }
+    expect(rt.stats().passes).toBeGreaterThanOrEqual(seen);
     expectExact(rt, m);
     await rt.close();
     m.close();
@@ -136,7 +126,9 @@ describe('a runtime never blocks the event loop', () => {
     const rt = await OffloadRuntime.create({ weights: m, budgetMb: 3, device: 'emu', computeUsPerStep: 200 });
     const ac = new AbortController();
     const run = rt.runPasses(1_000_000, { signal: ac.signal });
-    setTimeout(() => ac.abort(new Error('enough')), 20);
+    // Abort once a pass has finished, however slowly the machine runs.
+    while (rt.stats().passes === 0) await new Promise((r) => setTimeout(r, 2));
+    ac.abort(new Error('enough'));
     await expect(run).rejects.toThrowError('enough');
     expect(rt.busy).toBe(false);
     const done = rt.stats().passes;
