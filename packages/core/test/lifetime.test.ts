@@ -3,6 +3,7 @@
 // long as a view still refers to it. Both run in real child processes so a
 // segfault would show up as a signal, not as a passing test.
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bytesOf, tempDir, writeRawSafetensors } from './helpers.js';
@@ -11,10 +12,10 @@ const dir = tempDir();
 const file = join(dir, 'life.safetensors');
 writeRawSafetensors(file, { w: { dtype: 'F32', shape: [1 << 16], data: bytesOf(new Float32Array(1 << 16).fill(2.5)) } });
 
-function runChild(script: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
+function runChild(script: string, env: Record<string, string> = {}): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
     encoding: 'utf8',
-    env: { ...process.env, FILE: file },
+    env: { ...process.env, FILE: file, ...env },
     cwd: process.cwd(),
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
@@ -53,4 +54,35 @@ describe('view lifetime', () => {
     expect(out.sum).toBe(2.5 * (1 << 16));
     expect(out.pooled).toBe(0);
   });
+});
+
+describe('close() releases every mapping it made, synchronously', () => {
+  // Issue 23: a TF.js map kept one mapping per open/close cycle alive until
+  // the event loop went idle (the views' finalizers held it), so a server
+  // reloading models in a loop reached vm.max_map_count and died.
+  const tfjs = join(dir, 'leak-manifest.json');
+  writeFileSync(join(dir, 'leak.bin'), Buffer.alloc(4096 * 3, 7));
+  writeFileSync(tfjs, JSON.stringify([{ paths: ['leak.bin'], weights: [
+    { name: 'a', shape: [1024], dtype: 'float32' },
+    { name: 'b', shape: [1024], dtype: 'float32' },
+    { name: 'c', shape: [2, 4, 128], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
+  ] }]));
+  for (const [format, path] of [['tfjs', tfjs], ['safetensors', file]] as const) {
+    it(`${format}: 2,000 open/read/close cycles in one synchronous loop leave the mapping count flat`, () => {
+      const r = runChild(`
+        import { readFileSync } from 'node:fs';
+        import { openNamedDataMapSync } from '@weightkit/core';
+        const maps = () => readFileSync('/proc/self/maps', 'utf8').split('\\n').length;
+        const cycle = () => { const m = openNamedDataMapSync(process.env.MODEL); for (const n of m.keys()) m.get(n)[0]; m.close(); };
+        for (let i = 0; i < 50; i++) cycle();
+        const before = maps();
+        for (let i = 0; i < 2000; i++) cycle();
+        globalThis.gc();
+        console.log(JSON.stringify({ grew: maps() - before }));
+      `, { MODEL: path });
+      expect(r.signal).toBeNull();
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).grew).toBeLessThan(20);
+    });
+  }
 });

@@ -67,9 +67,8 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     MappedFile& f = live(info.Env());
     const uint64_t off = args.integer(0, "offset", 0, static_cast<double>(f.size()));
     const uint64_t len = args.integer(1, "length", 0, static_cast<double>(f.size() - off));
-    auto r = wn::external_view(info.Env(), file_, f.data() + off, static_cast<size_t>(len));
+    auto r = views_.view(info.Env(), file_, f.data() + off, static_cast<size_t>(len));
     if (r.copied) copied_ += len;
-    else views_.add(r.buffer);
     return r.buffer;
   }
 

@@ -40,12 +40,9 @@ Napi::Value CacheObject::view_of(Napi::Env env, const EntryView& v) {
   if (it != windows_.end() && !it->second.IsEmpty() && !it->second.Value().IsEmpty()) {
     buffer = it->second.Value();
   } else {
-    auto r = wn::external_view(env, v.keep, base, len);
+    auto r = views_.view(env, v.keep, base, len);
     buffer = r.buffer;
-    if (!r.copied) {
-      views_.add(buffer);
-      windows_[base] = Napi::Weak(buffer);
-    }
+    if (!r.copied) windows_[base] = Napi::Weak(buffer);
   }
   return Napi::Uint8Array::New(env, v.size, buffer, static_cast<size_t>(v.data - base));
 }
@@ -64,11 +61,10 @@ Napi::Value CacheObject::reserve(const Napi::CallbackInfo& info) {
   // The view keeps the reservation's own memory alive, not just the cache.
   std::shared_ptr<const void> owner = c.reservation_owner(p);
   if (!owner) owner = cache_;
-  auto r = wn::external_view(info.Env(), std::move(owner), static_cast<uint8_t*>(p), n);
+  auto r = views_.view(info.Env(), std::move(owner), static_cast<uint8_t*>(p), n);
   if (r.copied) {
     wn::throw_status(info.Env(), Status(Code::kUnsupported, "this runtime forbids external buffers; use packModel() instead of reserveSpace()"));
   }
-  views_.add(r.buffer);
   return Napi::Uint8Array::New(info.Env(), n, r.buffer, 0);
 }
 

@@ -409,64 +409,88 @@ inline void register_class(Napi::Env env, const char* name, Napi::Function ctor)
 
 // ---- zero-copy views ----
 
-/// Weak references to every view handed out, so close() can detach them.
-class ViewRegistry {
- public:
-  void add(Napi::ArrayBuffer ab) {
-    if (refs_.size() >= prune_at_) prune();
-    refs_.push_back(Napi::Weak(ab));
-  }
-  /// Detaches every view still alive: JS then sees zero-length arrays instead
-  /// of memory that is about to be unmapped.
-  void detach_all() {
-    for (auto& r : refs_) {
-      if (r.IsEmpty()) continue;
-      Napi::ArrayBuffer ab = r.Value();
-      if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-    }
-    refs_.clear();
-  }
-
- private:
-  void prune() {
-    std::vector<Napi::Reference<Napi::ArrayBuffer>> live;
-    for (auto& r : refs_) {
-      if (!r.IsEmpty() && !r.Value().IsEmpty()) live.push_back(std::move(r));
-    }
-    refs_ = std::move(live);
-    prune_at_ = std::max<size_t>(64, refs_.size() * 2);
-  }
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> refs_;
-  size_t prune_at_ = 64;
-};
-
 /// Whether the view had to be a copy (external buffers forbidden).
 struct ViewResult {
   Napi::ArrayBuffer buffer;
   bool copied = false;
 };
 
-/// A zero-copy ArrayBuffer over [data, data+len) that keeps `owner` alive until
-/// V8 releases it; a copy where external buffers are not allowed. Throws
-/// WK_UNSUPPORTED past the runtime's size limit.
-inline ViewResult external_view(Napi::Env env, std::shared_ptr<const void> owner, const uint8_t* data, size_t len) {
-  if (len == 0) return {Napi::ArrayBuffer::New(env, 0), false};
-  if (len > addon_data(env).max_view_bytes) {
-    throw_status(env, Status(Code::kUnsupported, "a view of " + std::to_string(len) + " bytes is larger than this JavaScript runtime allows (" +
-                                                      std::to_string(addon_data(env).max_view_bytes) + "); use smaller tensors"));
+/// Zero-copy views of memory some `owner` keeps alive (a mapping, a cache),
+/// and the rule that frees it: a view holds its owner only until the registry
+/// detaches it (close) or V8 collects it, whichever comes first. V8 runs an
+/// external buffer's finalizer only when the event loop goes idle, so an owner
+/// held by the finalizer alone would outlive close() (one leaked mapping per
+/// open/close cycle in a busy loop, until vm.max_map_count is reached).
+class ViewRegistry {
+ public:
+  ViewRegistry() = default;
+  ViewRegistry(const ViewRegistry&) = delete;
+  ViewRegistry& operator=(const ViewRegistry&) = delete;
+
+  /// A zero-copy ArrayBuffer over [data, data+len), registered for
+  /// detach_all(); a copy where external buffers are not allowed. Throws
+  /// WK_UNSUPPORTED past the runtime's size limit.
+  ViewResult view(Napi::Env env, std::shared_ptr<const void> owner, const uint8_t* data, size_t len) {
+    if (len == 0) return {Napi::ArrayBuffer::New(env, 0), false};
+    if (len > addon_data(env).max_view_bytes) {
+      throw_status(env, Status(Code::kUnsupported, "a view of " + std::to_string(len) + " bytes is larger than this JavaScript runtime allows (" +
+                                                        std::to_string(addon_data(env).max_view_bytes) + "); use smaller tensors"));
+    }
+    auto hold = std::make_shared<Hold>(Hold{std::move(owner)});
+    // The finalizer's copy of `hold` keeps the cell, not (after detach) the owner.
+    auto* fin = new std::shared_ptr<Hold>(hold);
+    napi_value value;
+    napi_status st = napi_create_external_arraybuffer(
+        env, const_cast<uint8_t*>(data), len, [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Hold>*>(hint); }, fin,
+        &value);
+    if (st != napi_ok) {
+      delete fin;
+      // napi_no_external_buffers_allowed (Electron's memory cage) or any other refusal: copy.
+      auto copy = Napi::ArrayBuffer::New(env, len);
+      std::memcpy(copy.Data(), data, len);
+      return {copy, true};
+    }
+    Napi::ArrayBuffer ab(env, value);
+    if (entries_.size() >= prune_at_) prune();
+    entries_.push_back({Napi::Weak(ab), std::move(hold)});
+    return {ab, false};
   }
-  auto* keep = new std::shared_ptr<const void>(std::move(owner));
-  napi_value value;
-  napi_status st = napi_create_external_arraybuffer(
-      env, const_cast<uint8_t*>(data), len,
-      [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keep, &value);
-  if (st == napi_ok) return {Napi::ArrayBuffer(env, value), false};
-  delete keep;
-  // napi_no_external_buffers_allowed (Electron's memory cage) or any other refusal: copy.
-  auto copy = Napi::ArrayBuffer::New(env, len);
-  std::memcpy(copy.Data(), data, len);
-  return {copy, true};
-}
+
+  /// Detaches every view still alive (JS then sees zero-length arrays instead
+  /// of memory that is about to be unmapped) and drops every view's hold on
+  /// its owner now, not when V8 gets round to the finalizers.
+  void detach_all() {
+    for (auto& e : entries_) {
+      if (!e.ref.IsEmpty()) {
+        Napi::ArrayBuffer ab = e.ref.Value();
+        if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
+      }
+      e.hold->owner.reset();
+    }
+    entries_.clear();
+  }
+
+ private:
+  struct Hold {
+    std::shared_ptr<const void> owner;
+  };
+  struct Entry {
+    Napi::Reference<Napi::ArrayBuffer> ref;
+    std::shared_ptr<Hold> hold;
+  };
+
+  void prune() {
+    std::vector<Entry> live;
+    for (auto& e : entries_) {
+      if (!e.ref.IsEmpty() && !e.ref.Value().IsEmpty()) live.push_back(std::move(e));
+      else e.hold->owner.reset();  // collected: no JavaScript can reach its memory
+    }
+    entries_ = std::move(live);
+    prune_at_ = std::max<size_t>(64, entries_.size() * 2);
+  }
+  std::vector<Entry> entries_;
+  size_t prune_at_ = 64;
+};
 
 /// Plain data objects for JavaScript: o.Set for numbers without casts at every call.
 inline void set_number(Napi::Object o, const char* key, double v) { o.Set(key, Napi::Number::New(o.Env(), v)); }
