@@ -134,7 +134,7 @@ if (wanted('kill -9 while converting')) {
     await sleep(80 + rand(300));
     p.kill('SIGKILL');
     await exit;
-    const temps = readdirSync(work).filter((f) => f.startsWith('model.pt2.tmp-'));
+    const temps = readdirSync(work).filter((f) => f.startsWith('model.pt2.wk-tmp-'));
     if (temps.length) midWrite++;
     for (const f of temps) rmSync(join(work, f));
     if (!existsSync(out)) {

@@ -33,6 +33,8 @@ export interface NativeLocation {
   model: string;
   models: string[];
   payloadPath: string;
+  /** The payload file as validated ('' when it was not read through a folder): a mapping of another file is a folder swapped mid-open. */
+  payloadFileId: string;
   payloadOffset: number;
   payloadSize: number;
   padded: boolean;

@@ -47,6 +47,25 @@ function locateOptions(o: AotiOpenOptions): NativeLocateOptions {
   return out;
 }
 
+function mapOptions(loc: NativeLocation, o: AotiOpenOptions) {
+  return { offset: loc.payloadOffset, length: loc.payloadSize, populate: o.populate ?? false, ...(o.advice ? { advice: o.advice } : {}) };
+}
+
+/** A folder is swapped by its writer at most this many times during one open before the open gives up. */
+const MAX_OPEN_ATTEMPTS = 5;
+
+/**
+ * True when the payload mapped is the file the location was validated
+ * against. Otherwise the folder was replaced between the two (its writer
+ * swapped it in): the mapping is dropped and the caller reads the folder again.
+ */
+function sameModel(loc: NativeLocation, mapping: FileMapping | undefined, path: string, attempt: number): boolean {
+  if (!mapping || !loc.payloadFileId || mapping.fileId === loc.payloadFileId) return true;
+  mapping.close();
+  if (attempt < MAX_OPEN_ATTEMPTS) return false;
+  throw new WeightkitError('WK_LOCKED', `'${path}' was replaced by a writer ${attempt} times while it was being opened; retry when the writing is done`);
+}
+
 function parseMetadata(text: string, where: string): Record<string, unknown> {
   if (text === '') return {};
   try {
@@ -99,22 +118,27 @@ export class AotiWeights implements NamedDataMap {
     this.#mapping = mapping;
   }
 
-  /** Opens a .pt2, a model folder, a `<key>.wrapper_weights.blob` or a `.so`; validation and mapping run off the JS thread. */
+  /**
+   * Opens a .pt2, a model folder, a `<key>.wrapper_weights.blob` or a `.so`;
+   * validation and mapping run off the JS thread. A folder that a writer
+   * swaps while it is being opened is read again (the result is always one
+   * whole model); WK_LOCKED if it keeps changing.
+   */
   static async open(path: string, options: AotiOpenOptions = {}): Promise<AotiWeights> {
-    const loc = await aotiAddon().locate(path, locateOptions(options));
-    const mapping = loc.payloadSize > 0
-      ? await FileMapping.open(loc.payloadPath, { offset: loc.payloadOffset, length: loc.payloadSize, populate: options.populate ?? false, ...(options.advice ? { advice: options.advice } : {}) })
-      : undefined;
-    return new AotiWeights(path, loc, mapping);
+    for (let attempt = 1; ; attempt++) {
+      const loc = await aotiAddon().locate(path, locateOptions(options));
+      const mapping = loc.payloadSize > 0 ? await FileMapping.open(loc.payloadPath, mapOptions(loc, options)) : undefined;
+      if (sameModel(loc, mapping, path, attempt)) return new AotiWeights(path, loc, mapping);
+    }
   }
 
   /** Synchronous {@link AotiWeights.open}. */
   static openSync(path: string, options: AotiOpenOptions = {}): AotiWeights {
-    const loc = aotiAddon().locateSync(path, locateOptions(options));
-    const mapping = loc.payloadSize > 0
-      ? FileMapping.openSync(loc.payloadPath, { offset: loc.payloadOffset, length: loc.payloadSize, populate: options.populate ?? false, ...(options.advice ? { advice: options.advice } : {}) })
-      : undefined;
-    return new AotiWeights(path, loc, mapping);
+    for (let attempt = 1; ; attempt++) {
+      const loc = aotiAddon().locateSync(path, locateOptions(options));
+      const mapping = loc.payloadSize > 0 ? FileMapping.openSync(loc.payloadPath, mapOptions(loc, options)) : undefined;
+      if (sameModel(loc, mapping, path, attempt)) return new AotiWeights(path, loc, mapping);
+    }
   }
 
   /** Payload bytes: AOTInductorModelContainerGetConstantsBlobSize. */

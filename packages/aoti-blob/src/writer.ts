@@ -5,10 +5,9 @@
  * loader conventions and Python's zipfile all read.
  * @module
  */
-import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
-  type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectNamedDataMap, expectObject, fromSystemError, writeAll, writeFileAtomically,
+  type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectNamedDataMap, expectObject, writeAll, writeFileAtomically, writeFolderAtomically,
 } from '@weightkit/core';
 import { StoredZipWriter } from './zip-writer.js';
 
@@ -170,19 +169,22 @@ export interface AotiWriteResult {
   payloadBytes: number;
 }
 
-/** Writes an extracted model folder: `<key>.wrapper.cpp`, `<key>.wrapper_weights.blob`, `<key>.wrapper_metadata.json`. */
+/**
+ * Writes an extracted model folder: `<key>.wrapper.cpp`, `<key>.wrapper_weights.blob`,
+ * `<key>.wrapper_metadata.json`. The folder is replaced as a whole in one step
+ * (other files already in it are kept): a reader sees the old model or the
+ * new one, never a mix, and an abort, a crash or a full disk leaves it as it
+ * was. A second writer of the same folder fails at once with WK_LOCKED.
+ */
 export async function writeAotiFolder(map: NamedDataMap, dir: string, options: AotiWriteOptions = {}): Promise<AotiWriteResult> {
   options.signal?.throwIfAborted();
   const key = options.key ?? 'model';
   const plan = planAoti(map, options);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fromSystemError(e, `cannot create '${dir}'`);
-  }
-  await writeFileAtomically(join(dir, `${key}.wrapper_weights.blob`), (fh) => writePayload(map, plan, (b) => writeAll(fh, b), options), options.signal);
-  await writeFileAtomically(join(dir, `${key}.wrapper.cpp`), (fh) => writeAll(fh, Buffer.from(wrapperCpp(plan, options))), options.signal);
-  await writeFileAtomically(join(dir, `${key}.wrapper_metadata.json`), (fh) => writeAll(fh, Buffer.from(wrapperMetadata(map, options))), options.signal);
+  await writeFolderAtomically(dir, async (tmp) => {
+    await writeFileAtomically(join(tmp, `${key}.wrapper_weights.blob`), (fh) => writePayload(map, plan, (b) => writeAll(fh, b), options), options.signal);
+    await writeFileAtomically(join(tmp, `${key}.wrapper.cpp`), (fh) => writeAll(fh, Buffer.from(wrapperCpp(plan, options))), options.signal);
+    await writeFileAtomically(join(tmp, `${key}.wrapper_metadata.json`), (fh) => writeAll(fh, Buffer.from(wrapperMetadata(map, options))), options.signal);
+  }, options.signal);
   return { path: dir, key, constants: plan.constants.length, payloadBytes: plan.payloadSize };
 }
 

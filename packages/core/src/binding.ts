@@ -39,6 +39,10 @@ interface CoreAddon extends AddonBase {
   /** TF.js quantized values of `src` into `dst` (as many values as dst holds). */
   dequantize(kind: 'uint8' | 'uint16' | 'float16', src: Uint8Array, dst: Float32Array | Int32Array, scale: number, min: number): void;
   readonly pageSize: number;
+  /** An exclusive writer's lock in `lockFile` (kept until release() or exit); WK_LOCKED names `what` when taken. */
+  lockPath(lockFile: string, what: string): { release(): void };
+  /** Swaps two existing paths in one step (renameat2 RENAME_EXCHANGE). */
+  exchangePaths(a: string, b: string): void;
 }
 
 let addon: CoreAddon | undefined;

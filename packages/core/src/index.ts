@@ -47,7 +47,9 @@ export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js'
 export { findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
 export { cancelFlag, withSignal } from './abort.js';
 export { NativeHandle } from './native-handle.js';
-export { writeAll, writeFileAtomically } from './atomic-write.js';
+export {
+  TEMPORARY_MARK, removeStaleTemporaries, temporaryOwner, writeAll, writeFileAtomically, writeFileAtomicallySync, writeFolderAtomically,
+} from './atomic-write.js';
 export { expectArray, expectNamedDataMap, expectObject } from './arguments.js';
 export { decodeFloat16, halfToFloat } from './float16.js';
 export {

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { expectArray, expectObject } from './arguments.js';
-import { writeAll, writeFileAtomically } from './atomic-write.js';
+import { writeAll, writeFileAtomically, writeFileAtomicallySync } from './atomic-write.js';
 import { numelOf } from './catalog.js';
 import { type DType, dtypeInfo, safetensorsName } from './dtype.js';
-import { WeightkitError, fromSystemError } from './errors.js';
+import { WeightkitError } from './errors.js';
 import { SAFETENSORS_MAX_HEADER_BYTES } from './safetensors.js';
 
 /** Fills `chunk` with the tensor's bytes starting at byte `offset` of the tensor. */
@@ -120,25 +120,14 @@ function writeAllSync(fd: number, bytes: Uint8Array): void {
 /** Writes a safetensors file atomically. Throws WK_NO_SPACE on a full disk (the target is untouched). */
 export function writeSafetensors(path: string, entries: readonly SafetensorsWriteEntry[], options: SafetensorsWriteOptions = {}): void {
   const { header, sizes, dataBytes } = safetensorsHeaderBytes(entries, options.metadata);
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx', 0o644);
+  writeFileAtomicallySync(path, (fd) => {
     let written = -header.byteLength;
     for (const part of fileChunks(entries, sizes, header, options.chunkBytes ?? 4 << 20)) {
       writeAllSync(fd, part);
       written += part.byteLength;
       if (written > 0) options.onProgress?.(written, dataBytes);
     }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw fromSystemError(e, `cannot write '${path}'`);
-  }
+  });
 }
 
 /**

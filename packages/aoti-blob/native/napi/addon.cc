@@ -44,6 +44,7 @@ Napi::Object location(Napi::Env env, const ModelLocation& loc) {
   o.Set("model", loc.model);
   o.Set("models", wn::to_js(env, loc.models));
   o.Set("payloadPath", loc.payload_path);
+  o.Set("payloadFileId", loc.payload_file_id);
   o.Set("payloadOffset", static_cast<double>(loc.payload_offset));
   o.Set("payloadSize", static_cast<double>(loc.layout.payload_size));
   o.Set("padded", loc.layout.padded);

@@ -1,6 +1,7 @@
 // Finding a model's weights: which file holds the payload, where in it, and
 // the validated catalog that describes it. Reads headers and small members
 // only; the payload itself is mapped later by the caller.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -321,11 +322,67 @@ const char* source_kind_name(SourceKind k) {
   return "blob";
 }
 
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  return s;
+}
+
+/// The location with the descriptor's path replaced by the folder's own.
+Result<ModelLocation> finish_open_folder(ModelLocation out, const std::string& via, const std::string& path) {
+  if (out.payload_path.compare(0, via.size(), via) == 0) {
+    // Mapped later by name: keep the name, and the file it named now.
+    auto id = path_identity(out.payload_path);
+    if (!id.is_ok()) return id.status();
+    out.payload_file_id = to_token(id.value());
+    out.payload_path = path + out.payload_path.substr(via.size());
+  }
+  return out;
+}
+
+/// True when `path` no longer names the folder open at `fd` (a writer swapped
+/// a new one in, and may be deleting the old one's files under the reader).
+bool folder_replaced(int fd, const std::string& path) {
+  struct stat open_st, now;
+  if (::fstat(fd, &open_st) != 0 || ::stat(path.c_str(), &now) != 0) return true;
+  return open_st.st_dev != now.st_dev || open_st.st_ino != now.st_ino;
+}
+
+/// A folder's writer swaps it at most this many times during one read before the read gives up.
+constexpr int kMaxFolderReads = 5;
+
+/// A folder read through one open descriptor (/proc/self/fd/N), so that a
+/// writer swapping the folder mid-read cannot make the reader mix two models:
+/// every file comes from the folder as it was when it was opened. A read that
+/// failed because the folder was swapped (its old files deleted) starts over.
+Result<ModelLocation> locate_in_open_folder(const std::string& path, const OpenOptions& opts) {
+  for (int attempt = 1;; ++attempt) {
+    int fd;
+    do {
+      fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno_status(errno, "open", path);
+    UniqueFd dir(fd);
+    const std::string via = "/proc/self/fd/" + std::to_string(fd);
+    struct stat probe;
+    if (::stat(via.c_str(), &probe) != 0) return locate_in_folder(path, opts);  // no /proc: read by path
+    auto loc = locate_in_folder(via, opts);
+    if (!loc.is_ok()) {
+      if (attempt < kMaxFolderReads && folder_replaced(fd, path)) continue;
+      return Status(loc.status().code(), replace_all(loc.status().message(), via, path));
+    }
+    return finish_open_folder(std::move(loc).value(), via, path);
+  }
+}
+
+}  // namespace
+
 Result<ModelLocation> locate_model(const std::string& path, const OpenOptions& opts) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return errno_status(errno, "open", path);
   if (S_ISLNK(st.st_mode)) return Status(Code::kBadArgument, "'" + path + "' is a symbolic link; pass the real path");
-  if (S_ISDIR(st.st_mode)) return locate_in_folder(path, opts);
+  if (S_ISDIR(st.st_mode)) return locate_in_open_folder(path, opts);
   auto src = FileSource::open(path);
   if (!src.is_ok()) return src.status();
   uint8_t magic[4] = {0, 0, 0, 0};

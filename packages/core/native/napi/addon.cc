@@ -8,6 +8,8 @@
 #include "dequantize.hpp"
 #include "weightkit/mapped_file.hpp"
 #include "weightkit/napi_helpers.hpp"
+#include "weightkit/path_lock.hpp"
+#include "weightkit/platform.hpp"
 
 namespace {
 
@@ -129,8 +131,46 @@ Napi::Value open_mapping_sync(const Napi::CallbackInfo& info) {
   return Mapping::wrap(info.Env(), wn::value_or_throw(info.Env(), MappedFile::open_read(path, opts)));
 }
 
+/// JS object holding one PathLock until release() (or until it is collected).
+class Lock : public Napi::ObjectWrap<Lock> {
+ public:
+  static Napi::Function define(Napi::Env env) { return DefineClass(env, "Lock", {InstanceMethod<&Lock::release>("release")}); }
+  explicit Lock(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Lock>(info), lock_(wn::take_wrapped<weightkit::PathLock>(info, "use lockPath() to take a lock")) {}
+
+ private:
+  Napi::Value release(const Napi::CallbackInfo& info) {
+    lock_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<weightkit::PathLock> lock_;
+};
+
+// lockPath(lockFile, what): an exclusive writer's lock, or WK_LOCKED at once.
+Napi::Value lock_path(const Napi::CallbackInfo& info) {
+  wn::Args args(info, "lockPath(lockFile, what)");
+  const std::string file = args.path(0, "lockFile");
+  const std::string what = args.string(1, "what");
+  auto lock = wn::value_or_throw(info.Env(), weightkit::PathLock::try_acquire(file, what));
+  return wn::new_wrapped(info.Env(), "Lock", std::make_shared<weightkit::PathLock>(std::move(lock)));
+}
+
+// exchangePaths(a, b): renameat2(RENAME_EXCHANGE); both names must exist.
+Napi::Value exchange_paths(const Napi::CallbackInfo& info) {
+  wn::Args args(info, "exchangePaths(a, b)");
+  const std::string a = args.path(0, "a");
+  const std::string b = args.path(1, "b");
+  if (weightkit::platform::exchange_paths(a.c_str(), b.c_str()) != 0) {
+    wn::throw_status(info.Env(), weightkit::errno_status(errno, "exchange '" + a + "' with", b));
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   wn::register_class(env, "Mapping", Mapping::define(env));
+  wn::register_class(env, "Lock", Lock::define(env));
+  exports.Set("lockPath", Napi::Function::New(env, lock_path));
+  exports.Set("exchangePaths", Napi::Function::New(env, exchange_paths));
   exports.Set("setErrorClass", Napi::Function::New(env, wn::set_error_class));
   exports.Set("openMapping", Napi::Function::New(env, open_mapping));
   exports.Set("openMappingSync", Napi::Function::New(env, open_mapping_sync));

@@ -30,6 +30,10 @@ inline void start_writeback(int fd, uint64_t offset, uint64_t length) {
 /// rename() that fails with EEXIST instead of replacing an existing file.
 inline int rename_no_replace(const char* from, const char* to) { return ::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE); }
 
+/// Swaps two existing paths in one step (both must exist on one file system):
+/// a reader of either name sees the old or the new entry, never neither.
+inline int exchange_paths(const char* a, const char* b) { return ::renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE); }
+
 /// 64 unpredictable bits (for names no other user can guess).
 inline uint64_t random_u64() {
   uint64_t r = 0;

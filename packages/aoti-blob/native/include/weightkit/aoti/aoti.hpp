@@ -117,6 +117,7 @@ struct ModelLocation {
   std::string model;              // model name (package layouts), else ""
   std::vector<std::string> models;// every model in the package
   std::string payload_path;       // the file to map
+  std::string payload_file_id;    // that file as validated (to_token of its identity): a mapping of another file is refused
   uint64_t payload_offset = 0;    // where the payload starts in it
   PayloadLayout layout;
   std::string metadata_json;      // <key>.wrapper_metadata.json, when present
