@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { isWeightkitError } from '@weightkit/core';
 import { UsageError, suggestion } from './cli/args.js';
 import type { Command } from './cli/command.js';
+import { Interrupted } from './cli/interrupt.js';
 import { printJson, printable, setQuiet } from './cli/output.js';
 import { aoti } from './commands/aoti.js';
 import { bench } from './commands/bench.js';
@@ -74,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     return (await command.run(rest)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) return fail('WK_BAD_ARGUMENT', e.message, json, 2, `\n${e.usage}\n`);
+    if (e instanceof Interrupted) return fail('WK_INTERRUPTED', e.message, json, e.exitCode);
     if (isWeightkitError(e)) return fail(e.code, e.message, json, 1);
     return fail('WK_IO', (e as Error)?.stack ?? String(e), json, 1);
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `weightkit` executable. Exit codes: 0 ok; 1 refused input or failure
- * (one line `error[CODE]: message` on stderr); 2 usage.
+ * (one line `error[CODE]: message` on stderr); 2 usage; 130 (143) when a
+ * writing command was interrupted by Ctrl-C (SIGTERM) and left nothing behind.
  * @module
  */
 import { main } from '../main.js';

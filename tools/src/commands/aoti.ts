@@ -4,6 +4,7 @@ import { WeightkitError } from '@weightkit/core';
 import { AotiWeights, writeAotiFolder, writePt2 } from '@weightkit/aoti-blob';
 import { parse, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
+import { interruptible } from '../cli/interrupt.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
 import { openWeights } from '../open-weights.js';
 
@@ -70,8 +71,11 @@ async function convert(argv: string[]): Promise<void> {
   const map = await openWeights(model!, values.model !== undefined ? { model: values.model } : {});
   const progress = new Progress(`writing ${values.out}`);
   try {
-    const options = { device: values.device, onProgress: (done: number, total: number) => progress.update(done, total) } as const;
-    const result = extname(values.out) === '.pt2' ? await writePt2(values.out, map, options) : await writeAotiFolder(map, values.out, options);
+    const out = values.out;
+    const result = await interruptible(`${out} was not written`, (signal) => {
+      const options = { device: values.device as 'cpu' | 'cuda', onProgress: (done: number, total: number) => progress.update(done, total), signal };
+      return extname(out) === '.pt2' ? writePt2(out, map, options) : writeAotiFolder(map, out, options);
+    });
     progress.done();
     if (values.json) printJson(result);
     else process.stdout.write(`wrote ${result.path}: ${result.constants} constants, payload ${formatBytes(result.payloadBytes)}\n`);

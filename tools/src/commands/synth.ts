@@ -2,6 +2,7 @@
 import { WeightkitError, writeSafetensorsAsync } from '@weightkit/core';
 import { parse, parseSize, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
+import { interruptible } from '../cli/interrupt.js';
 import { Progress, formatBytes, printJson } from '../cli/output.js';
 import { SYNTH_DTYPES, synthModel } from '../synth/model.js';
 
@@ -27,21 +28,17 @@ export const synth: Command = {
     const { shape, entries } = synthModel(parseSize(values.size, '--size'), dtype);
     const progress = new Progress(`writing ${values.out}`);
     let total = 0;
-    // Ctrl-C stops between chunks and leaves no partial file behind.
-    const interrupt = new AbortController();
-    const onSigint = () => interrupt.abort(new WeightkitError('WK_IO', `interrupted; ${values.out} was not written`));
-    process.once('SIGINT', onSigint);
     try {
-      await writeSafetensorsAsync(values.out, entries, {
+      // Ctrl-C stops between chunks and leaves no partial file behind.
+      await interruptible(`${values.out} was not written`, (signal) => writeSafetensorsAsync(values.out!, entries, {
         metadata: { generator: 'weightkit synth', ...Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, String(v)])) },
         onProgress: (done, all) => {
           total = all;
           progress.update(done, all);
         },
-        signal: interrupt.signal,
-      });
+        signal,
+      }));
     } finally {
-      process.off('SIGINT', onSigint);
       progress.done();
     }
     const result = { path: values.out, dtype, tensors: entries.length, totalBytes: total, ...shape };
