@@ -44,7 +44,7 @@ export {
   type Footprint, type FootprintCounts, type MappingFootprint,
 } from './footprint.js';
 export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js';
-export { findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
+export { elfProblem, findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
 export { cancelFlag, withSignal } from './abort.js';
 export { NativeHandle } from './native-handle.js';
 export {

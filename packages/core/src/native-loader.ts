@@ -6,9 +6,9 @@
  * @module
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightkitError } from './errors.js';
 
@@ -62,20 +62,67 @@ export function findNativeFile(moduleUrl: string, fileName: string): string | un
 }
 
 /**
+ * Why the ELF shared object at `path` cannot be loaded safely, or undefined
+ * when its headers and every loaded segment lie inside the file. The dynamic
+ * loader maps segments without checking them against the file's size, so a
+ * truncated binary (a partial download, a full disk) would kill the process
+ * with SIGBUS at load instead of failing.
+ */
+export function elfProblem(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(64);
+    if (readSync(fd, head, 0, 64, 0) < 64 || head.readUInt32BE(0) !== 0x7f454c46) return 'not an ELF shared object';
+    if (head[4] !== 2 || head[5] !== 1) return 'not a 64-bit little-endian ELF object';
+    const phoff = Number(head.readBigUInt64LE(0x20));
+    const shoff = Number(head.readBigUInt64LE(0x28));
+    const phentsize = head.readUInt16LE(0x36), phnum = head.readUInt16LE(0x38);
+    const shentsize = head.readUInt16LE(0x3a), shnum = head.readUInt16LE(0x3c);
+    const truncated = (end: number, what: string) => (end > size ? `truncated: ${what} ends at byte ${end}, the file has ${size} (reinstall the package)` : undefined);
+    const tables = truncated(phoff + phentsize * phnum, 'the program headers') ?? truncated(shoff + shentsize * shnum, 'the section headers');
+    if (tables) return tables;
+    if (phentsize < 56) return 'malformed program headers';
+    const ph = Buffer.alloc(phentsize * phnum);
+    readSync(fd, ph, 0, ph.length, phoff);
+    for (let i = 0; i < phnum; i++) {
+      const at = i * phentsize;
+      if (ph.readUInt32LE(at) !== 1) continue; // PT_LOAD
+      const problem = truncated(Number(ph.readBigUInt64LE(at + 8)) + Number(ph.readBigUInt64LE(at + 0x20)), `loaded segment ${i}`);
+      if (problem) return problem;
+    }
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * Loads `<name>.node` for the package whose compiled module URL is
  * `moduleUrl` (pass `import.meta.url` from its `dist/binding.js`) and hands
- * it {@link WeightkitError}. `WEIGHTKIT_ADDON_<NAME>` names a file to try
- * first. Throws WK_UNSUPPORTED naming the platform and the paths tried.
+ * it {@link WeightkitError}. A binary that is truncated or otherwise broken
+ * is skipped for the next candidate, never loaded. `WEIGHTKIT_ADDON_<NAME>`
+ * names an absolute path to load instead; WK_BAD_ARGUMENT when it cannot be
+ * loaded (an explicit choice is never silently replaced). Throws
+ * WK_UNSUPPORTED naming the platform and the paths tried.
  */
 export function loadNativeAddon<T extends AddonBase>(moduleUrl: string, name: string): T {
-  const candidates = [process.env[`WEIGHTKIT_ADDON_${name.toUpperCase()}`], ...nativeFileCandidates(moduleUrl, `${name}.node`)]
-    .filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const variable = `WEIGHTKIT_ADDON_${name.toUpperCase()}`;
+  const chosen = process.env[variable];
   const require = createRequire(moduleUrl);
   const failures: string[] = [];
-  for (const path of candidates) {
+  const tryLoad = (path: string): T | undefined => {
     if (!existsSync(path)) {
       failures.push(`${path} (missing)`);
-      continue;
+      return undefined;
+    }
+    const problem = elfProblem(path);
+    if (problem) {
+      failures.push(`${path} (${problem})`);
+      return undefined;
     }
     try {
       const addon = require(path) as T;
@@ -83,7 +130,18 @@ export function loadNativeAddon<T extends AddonBase>(moduleUrl: string, name: st
       return addon;
     } catch (e) {
       failures.push(`${path} (${(e as Error).message})`);
+      return undefined;
     }
+  };
+  if (chosen) {
+    if (!isAbsolute(chosen)) throw new WeightkitError('WK_BAD_ARGUMENT', `${variable} must be an absolute path, got '${chosen}'`);
+    const addon = tryLoad(chosen);
+    if (addon) return addon;
+    throw new WeightkitError('WK_BAD_ARGUMENT', `${variable} names an addon that cannot be loaded: ${failures.join('; ')}; fix or unset it`);
+  }
+  for (const path of nativeFileCandidates(moduleUrl, `${name}.node`)) {
+    const addon = tryLoad(path);
+    if (addon) return addon;
   }
   const packageRoot = join(dirname(fileURLToPath(moduleUrl)), '..');
   throw new WeightkitError(

@@ -1,10 +1,11 @@
 // How a package finds its addon: the prebuilt binary for this platform first,
 // then a local build; an error that names the platform and how to build.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag } from '@weightkit/core';
+import { elfProblem, findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag } from '@weightkit/core';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('wk-loader-');
@@ -41,5 +42,44 @@ describe('loading an addon', () => {
       code: 'WK_UNSUPPORTED',
       message: expect.stringMatching(new RegExp(`on ${prebuildTag()} .*${join(root, 'prebuilds').replaceAll('/', '\\/')}.*npx cmake-js compile`)),
     }));
+  });
+
+  it('a truncated prebuilt binary is skipped for build/Release, never loaded (it used to kill the process with SIGBUS)', () => {
+    const core = findNativeFile(import.meta.resolve('@weightkit/core'), 'weightkit_core.node')!;
+    for (const keep of [0.1, 0.5, 0.9, 0.999]) {
+      const { root, moduleUrl } = fakePackage(`truncated-${keep}`);
+      const prebuilt = join(root, 'prebuilds', prebuildTag(), 'weightkit_core.node');
+      mkdirSync(dirname(prebuilt), { recursive: true });
+      copyFileSync(core, prebuilt);
+      truncateSync(prebuilt, Math.floor(statSync(core).size * keep));
+      expect(elfProblem(prebuilt)).toMatch(/^truncated: .* ends at byte \d+, the file has \d+ \(reinstall the package\)$/);
+      // In a child: a SIGBUS there is a failure here, not the end of the test run.
+      const script = `
+        import { loadNativeAddon } from '@weightkit/core';
+        try { loadNativeAddon(process.env.URL, 'weightkit_core'); console.log('loaded'); } catch (e) { console.log(e.code, e.message); }`;
+      const run = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, URL: moduleUrl } });
+      const alone = run();
+      expect(alone.signal).toBeNull();
+      expect(alone.stdout).toMatch(/^WK_UNSUPPORTED .*weightkit_core\.node \(truncated: /);
+      mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+      copyFileSync(core, join(root, 'build', 'Release', 'weightkit_core.node'));
+      const fallback = run();
+      expect(fallback.signal).toBeNull();
+      expect(fallback.stdout.trim()).toBe('loaded');
+    }
+    expect(elfProblem(core)).toBeUndefined();
+  });
+
+  it('WEIGHTKIT_ADDON_<NAME> naming a relative path or a broken file is an error, not silently replaced by the prebuilt', () => {
+    const broken = join(dir, 'broken.node');
+    writeFileSync(broken, 'not a binary');
+    for (const [value, message] of [['relative/core.node', /must be an absolute path/], [broken, /cannot be loaded: .*broken\.node \(not an ELF shared object\)/], [join(dir, 'absent.node'), /absent\.node \(missing\)/]] as const) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+        import { loadNativeAddon } from '@weightkit/core';
+        try { loadNativeAddon(import.meta.resolve('@weightkit/core'), 'weightkit_core'); console.log('loaded'); } catch (e) { console.log(e.code, e.message); }`],
+      { encoding: 'utf8', env: { ...process.env, WEIGHTKIT_ADDON_WEIGHTKIT_CORE: value } });
+      expect(r.stdout).toMatch(/^WK_BAD_ARGUMENT WEIGHTKIT_ADDON_WEIGHTKIT_CORE /);
+      expect(r.stdout).toMatch(message);
+    }
   });
 });
