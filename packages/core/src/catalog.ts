@@ -4,7 +4,7 @@
  * @module
  */
 import { type DType, dtypeInfo, isDType, storageBytes } from './dtype.js';
-import { WeightkitError } from './errors.js';
+import { WeightkitError, shown } from './errors.js';
 
 /** Dequantization applied on access: `value = stored * scale + min`. */
 export interface Quantization {
@@ -58,12 +58,12 @@ const MAX_U64 = (1n << 64n) - 1n;
 /** Element count of a shape; throws WK_BAD_FORMAT for invalid dims or > 64-bit counts. */
 export function numelOf(shape: readonly number[], what = 'tensor'): bigint {
   let n = 1n;
-  for (const d of shape) {
+  for (const [i, d] of shape.entries()) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw new WeightkitError('WK_BAD_FORMAT', `${what}: dimension ${String(d)} is not a non-negative integer`);
+      throw new WeightkitError('WK_BAD_FORMAT', `${what}: dimension ${shown(d)} is not a non-negative integer`);
     }
     n *= BigInt(d);
-    if (n > MAX_U64) throw new WeightkitError('WK_BAD_FORMAT', `${what}: element count of shape [${shape.join(', ')}] overflows 64 bits`);
+    if (n > MAX_U64) throw new WeightkitError('WK_BAD_FORMAT', `${what}: element count of its shape overflows 64 bits at dimension ${i} of ${shape.length}`);
   }
   return n;
 }
@@ -84,7 +84,7 @@ function stridedExtent(shape: readonly number[], strides: readonly number[], wha
   let last = 0n;
   for (let i = 0; i < shape.length; i++) {
     const s = strides[i]!;
-    if (!Number.isSafeInteger(s) || s < 0) throw new WeightkitError('WK_BAD_FORMAT', `${what}: stride ${String(s)} is not a non-negative integer`);
+    if (!Number.isSafeInteger(s) || s < 0) throw new WeightkitError('WK_BAD_FORMAT', `${what}: stride ${shown(s)} is not a non-negative integer`);
     last += BigInt(shape[i]! - 1) * BigInt(s);
     if (last > MAX_U64) throw new WeightkitError('WK_BAD_FORMAT', `${what}: strided extent overflows 64 bits`);
   }
@@ -95,10 +95,10 @@ function stridedExtent(shape: readonly number[], strides: readonly number[], wha
 export function validateTensorInfo(t: TensorInfo, exactSize = true): void {
   const what = `tensor '${t.name}'`;
   if (typeof t.name !== 'string') throw new WeightkitError('WK_BAD_FORMAT', 'a tensor has a name that is not a string');
-  if (!isDType(t.dtype)) throw new WeightkitError('WK_UNSUPPORTED', `${what}: unknown dtype '${String(t.dtype)}'`);
+  if (!isDType(t.dtype)) throw new WeightkitError('WK_UNSUPPORTED', `${what}: unknown dtype ${shown(t.dtype)}`);
   if (!Array.isArray(t.shape)) throw new WeightkitError('WK_BAD_FORMAT', `${what}: shape is not an array`);
   for (const [k, v] of [['byteOffset', t.byteOffset], ['byteLength', t.byteLength]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new WeightkitError('WK_BAD_FORMAT', `${what}: ${k} ${String(v)} is not a non-negative safe integer`);
+    if (!Number.isSafeInteger(v) || v < 0) throw new WeightkitError('WK_BAD_FORMAT', `${what}: ${k} ${shown(v)} is not a non-negative safe integer`);
   }
   const storedDtype = t.quantization?.storedDtype ?? t.dtype;
   dtypeInfo(storedDtype);

@@ -68,3 +68,25 @@ export function fromSystemError(e: unknown, what: string): WeightkitError {
   const message = `${what}: ${err?.message ?? String(e)}${hint ? ` (${hint})` : ''}`;
   return new WeightkitError(code, message, { cause: e });
 }
+
+/** At most this many characters of an untrusted value are echoed in a message. */
+const SHOWN_CHARS = 64;
+
+/**
+ * An untrusted value as a message shows it: bounded in length, never
+ * recursive (a 5,000-deep array is "an array of 1 item", not a stack
+ * overflow), strings quoted with their control characters escaped.
+ * @internal
+ */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') {
+    const cut = v.length > SHOWN_CHARS ? `${v.slice(0, SHOWN_CHARS)}... (${v.length} characters)` : v;
+    return JSON.stringify(cut).replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === null || v === undefined) {
+    const text = String(v);
+    return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
+  }
+  if (Array.isArray(v)) return `an array of ${v.length} item${v.length === 1 ? '' : 's'}`;
+  return `a${typeof v === 'object' ? 'n object' : ` ${typeof v}`}`;
+}

@@ -128,6 +128,20 @@ describe('edge manifests: the same values, or the same refusal', () => {
     ], 2))).toBe(4);
   });
 
+  it('int32 weights whose quantized values leave the int32 range wrap as an Int32Array stores them (ToInt32)', () => {
+    const u8 = new Uint8Array(256).map((_, i) => i);
+    const u16 = new Uint16Array(512).map((_, i) => i * 128 + 3);
+    const ranges: [number, number][] = [
+      [2 ** 24, -(2 ** 31)], [2 ** 24 + 0.5, 2 ** 31 - 2 ** 27], [-(2 ** 25), 3.5], [1e7, -1e9], [3.3e9, -7e11],
+      [1e300, 1e300], [1.7e306, 1.7e308], [-1e308, -1e308], [2 ** 52, 0.5], [123456.789, -(2 ** 40)],
+    ];
+    const weights = ranges.flatMap(([scale, min], i) => [
+      { name: `u8_${i}`, dtype: 'int32' as const, shape: [256], quantization: { dtype: 'uint8' as const, scale, min }, bytes: u8 },
+      { name: `u16_${i}`, dtype: 'int32' as const, shape: [512], quantization: { dtype: 'uint16' as const, scale, min }, bytes: bytesOf(u16) },
+    ]);
+    expect(expectSame(model('int32-wrap', weights))).toBe(2 * ranges.length);
+  });
+
   it('plain float32, int32, bool and complex64, a tensor spanning shards', () => {
     const f = new Float32Array(1000).map((_, i) => Math.sin(i) * 1e3);
     const i32 = new Int32Array(500).map((_, i) => (i * 2654435761) | 0);

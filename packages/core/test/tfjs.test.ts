@@ -145,3 +145,41 @@ describe('TF.js layout and quantization', () => {
     await expect(openNamedDataMap(path)).rejects.toMatchObject({ code: 'WK_BAD_FORMAT' });
   });
 });
+
+describe('hostile manifests are refused in linear time with bounded messages (issue 23)', () => {
+  const folder = join(dir, 'hostile');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'w.bin'), Buffer.alloc(16));
+  const open = (text: string) => {
+    const path = join(folder, 'model-weights_manifest.json');
+    writeFileSync(path, text);
+    try {
+      TfjsMap.openSync(path).close();
+      return undefined;
+    } catch (e) {
+      return e as Error;
+    }
+  };
+
+  it('one shard listed many times (200,000 times, as in the 1M-path report): WK_BAD_FORMAT at the second listing', () => {
+    const e = open(JSON.stringify([{ paths: Array(200_000).fill('w.bin'), weights: [{ name: 'w', shape: [4], dtype: 'float32' }] }]));
+    expect(e).toMatchObject({ code: 'WK_BAD_FORMAT', message: expect.stringContaining('"w.bin" is listed more than once') });
+    // The same shard in two groups, or under two spellings, is the same shard.
+    expect(open(JSON.stringify([{ paths: ['w.bin'], weights: [] }, { paths: ['./w.bin'], weights: [] }]))).toMatchObject({ code: 'WK_BAD_FORMAT' });
+  });
+
+  it('a 5,000-deep quantization dtype, shape, dimension or shard path: a coded error, not a RangeError', () => {
+    const deep = '['.repeat(5000) + '1' + ']'.repeat(5000);
+    const w = (over: string) => `[{"paths": ["w.bin"], "weights": [${over}]}]`;
+    for (const text of [
+      w(`{"name": "w", "shape": [4], "dtype": "float32", "quantization": {"dtype": ${deep}, "scale": 1, "min": 0}}`),
+      w(`{"name": "w", "shape": [${deep}], "dtype": "float32"}`),
+      w(`{"name": "w", "shape": ${deep}, "dtype": "float32"}`),
+      `[{"paths": [${deep}], "weights": []}]`,
+    ]) {
+      const e = open(text);
+      expect(e).toBeInstanceOf(WeightkitError);
+      expect(e!.message.length).toBeLessThan(400);
+    }
+  });
+});

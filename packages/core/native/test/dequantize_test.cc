@@ -15,6 +15,18 @@ TEST_CASE("js_round rounds halves toward +infinity, as Math.round") {
   CHECK_EQ(dq::js_round(-64.5 + 0.5 * 1), -64.0);
 }
 
+TEST_CASE("js_to_int32 wraps as an Int32Array stores a double") {
+  CHECK_EQ(dq::js_to_int32(2147483648.0), -2147483647 - 1);
+  CHECK_EQ(dq::js_to_int32(4294967296.0 + 5), 5);
+  CHECK_EQ(dq::js_to_int32(-2147483649.0), 2147483647);
+  CHECK_EQ(dq::js_to_int32(-1.9), -1);
+  CHECK_EQ(dq::js_to_int32(1e300), 0);  // a multiple of 2^32
+  CHECK_EQ(dq::js_to_int32(INFINITY), 0);
+  CHECK_EQ(dq::js_to_int32(-INFINITY), 0);
+  CHECK_EQ(dq::js_to_int32(NAN), 0);
+  CHECK_EQ(dq::js_to_int32(12345678901.0), static_cast<int32_t>(static_cast<uint32_t>(12345678901LL % 4294967296LL)));
+}
+
 TEST_CASE("float16 bits become tfjs's float32 bits: NaN payloads, subnormals, signed zero") {
   CHECK_EQ(dq::half_bits(0x7c01), 0x7f802000u);
   CHECK_EQ(dq::half_bits(0xfc01), 0xff802000u);

@@ -1,7 +1,8 @@
 // weightkit/dequantize.hpp — TensorFlow.js's weight quantizations decoded
 // exactly as tfjs-core's loader decodes them, at native speed:
 //   uint8 / uint16 affine: float32(double(q) * scale + min), int32 by
-//     JavaScript's Math.round (halves toward +infinity);
+//     JavaScript's Math.round (halves toward +infinity) then ToInt32 (what an
+//     Int32Array stores: wrapped modulo 2^32, NaN and infinities 0);
 //   float16: the half-to-float table tfjs-core builds (fox-toolkit), NaN
 //     sign and payload kept.
 // The double arithmetic must not be contracted into a fused multiply-add
@@ -19,6 +20,16 @@ namespace weightkit::dequant {
 inline double js_round(double x) {
   const double r = std::floor(x);
   return x - r >= 0.5 ? r + 1 : r;
+}
+
+/// What storing a double into an Int32Array gives (ECMAScript ToInt32): NaN
+/// and infinities are 0, everything else is truncated and wrapped modulo 2^32.
+/// (A plain static_cast is undefined behaviour outside the int32 range.)
+inline int32_t js_to_int32(double x) {
+  if (!std::isfinite(x)) return 0;
+  double m = std::fmod(std::trunc(x), 4294967296.0);
+  if (m < 0) m += 4294967296.0;
+  return static_cast<int32_t>(static_cast<uint32_t>(m));
 }
 
 /// float32 bits of a float16 bit pattern (tfjs-core's table, computed per value).
@@ -68,7 +79,7 @@ inline void uint8_to_float32(const uint8_t* src, size_t n, double scale, double 
 
 inline void uint8_to_int32(const uint8_t* src, size_t n, double scale, double min, int32_t* dst) {
   int32_t table[256];
-  for (int v = 0; v < 256; ++v) table[v] = static_cast<int32_t>(js_round(static_cast<double>(v) * scale + min));
+  for (int v = 0; v < 256; ++v) table[v] = js_to_int32(js_round(static_cast<double>(v) * scale + min));
   for (size_t i = 0; i < n; ++i) dst[i] = table[src[i]];
 }
 
@@ -82,7 +93,7 @@ inline void uint16_to_float32(const uint8_t* src, size_t n, double scale, double
 inline void uint16_to_int32(const uint8_t* src, size_t n, double scale, double min, int32_t* dst) {
   for (size_t i = 0; i < n; ++i) {
     const uint16_t q = static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8));
-    dst[i] = static_cast<int32_t>(js_round(static_cast<double>(q) * scale + min));
+    dst[i] = js_to_int32(js_round(static_cast<double>(q) * scale + min));
   }
 }
 
