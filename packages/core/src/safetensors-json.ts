@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { WeightkitError } from './errors.js';
+import { WeightkitError, shown } from './errors.js';
 
 /** One tensor entry as the header states it, before any validation against the file. */
 export interface RawTensorEntry {
@@ -32,8 +32,14 @@ export interface RawHeader {
   readonly metadata: Record<string, string> | null;
 }
 
-/** serde_json's recursion limit: deeper values in skipped fields are refused, as there. */
+/**
+ * serde_json's recursion limit: it counts every object or array opened, the
+ * header's and the tensor's included, and refuses the 128th. A skipped field
+ * of a tensor may therefore nest 125 deep.
+ */
 const MAX_DEPTH = 128;
+/** 2^64 - 1 has 20 digits: a longer run of digits is refused without being converted (which is quadratic). */
+const U64_DIGITS = 20;
 const U64_MAX = 2n ** 64n - 1n;
 
 class Parser {
@@ -164,20 +170,27 @@ class Parser {
     if (p - start > 1 && t.charCodeAt(start) === 0x30) this.fail(`${what} has a leading zero`);
     this.pos = p;
     if (p - start <= 15) return Number(t.slice(start, p));
+    if (p - start > U64_DIGITS) {
+      this.pos = start;
+      this.fail(`${what} has ${p - start} digits and does not fit 64 bits`);
+    }
     const big = BigInt(t.slice(start, p));
     if (big > U64_MAX) this.fail(`${what} ${big} does not fit 64 bits`);
     return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   }
 
-  /** Any JSON value, checked and discarded (a field the reader does not know). */
-  skipValue(depth: number): void {
-    if (depth > MAX_DEPTH) this.fail('nesting deeper than 128');
+  /**
+   * Any JSON value, checked and discarded (a field the reader does not know);
+   * `open` objects and arrays enclose it.
+   */
+  skipValue(open: number): void {
     this.ws();
     const t = this.text;
     const c = this.peek();
     if (c === 0x22) {
       this.string();
     } else if (c === 0x7b || c === 0x5b) {
+      if (open + 1 >= MAX_DEPTH) this.fail(`nesting of ${MAX_DEPTH} objects and arrays (the reference reader's recursion limit)`);
       const close = c === 0x7b ? 0x7d : 0x5d;
       this.pos++;
       this.ws();
@@ -191,7 +204,7 @@ class Parser {
           this.string();
           this.expect(0x3a, "':'");
         }
-        this.skipValue(depth + 1);
+        this.skipValue(open + 1);
         this.ws();
         const n = this.peek();
         this.pos++;
@@ -211,6 +224,8 @@ class Parser {
       const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
       m.lastIndex = this.pos;
       if (!m.exec(t)) this.fail('expected a JSON value');
+      // serde_json reads a number too large for a u64 or an i64 as an f64, and refuses it when that overflows.
+      if (!Number.isFinite(Number(t.slice(this.pos, m.lastIndex)))) this.fail('number out of range');
       this.pos = m.lastIndex;
     }
   }
@@ -265,7 +280,7 @@ class Parser {
 
   tensor(name: string): RawTensorEntry {
     this.ws();
-    const what = `tensor '${name}'`;
+    const what = `tensor ${shown(name)}`;
     if (this.peek() === 0x5b) {
       // serde reads a struct from a sequence too: [dtype, shape, data_offsets].
       let dtype = '';
@@ -298,7 +313,7 @@ class Parser {
         if (offsets !== undefined) this.fail(`duplicate field 'data_offsets' in ${what}`);
         offsets = this.array(`the data_offsets of ${what}`, () => this.unsigned(`a data offset of ${what}`), 2);
       } else {
-        this.skipValue(1);
+        this.skipValue(2); // inside the header's object and the tensor's
       }
     });
     if (dtype === undefined || shape === undefined || offsets === undefined) {

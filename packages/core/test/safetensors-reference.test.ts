@@ -92,12 +92,34 @@ describe('where weightkit disagreed with the reference', () => {
     ['a lone surrogate escape in a name', 'serde_json refuses it', `{"\\ud800":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, 8, 'refuse'],
     ['a leading zero', 'serde_json: invalid number', `{"t":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}}`, 8, 'refuse'],
     ['an unknown dtype', 'serde: unknown variant', `{"t":{"dtype":"F12","shape":[2],"data_offsets":[0,8]}}`, 8, 'refuse'],
+    // Issue 23: the flattened header is buffered with deserialize_any, so numbers and nesting of unknown fields count.
+    ['1e400 in an unknown field', 'serde_json: number out of range', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1e400}}`, 8, 'refuse'],
+    ['-1e400 in an unknown field', 'serde_json: number out of range', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":-1e400}}`, 8, 'refuse'],
+    ['a 400-digit integer in an unknown field', 'serde_json: u64 overflow, then f64 out of range', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":${'9'.repeat(400)}}}`, 8, 'refuse'],
+    ['1e-400 in an unknown field', 'serde_json: underflow is 0', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1e-400}}`, 8, 'ok'],
+    ['125 nested arrays in an unknown field', 'recursion limit: 127 containers with the header and the tensor', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":${'['.repeat(125)}${']'.repeat(125)}}}`, 8, 'ok'],
+    ['126 nested arrays in an unknown field', 'recursion limit: the 128th container', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":${'['.repeat(126)}${']'.repeat(126)}}}`, 8, 'refuse'],
+    ['128 nested objects and arrays in an unknown field', 'recursion limit', `{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":${'[{"a":'.repeat(64)}1${'}]'.repeat(64)}}}`, 8, 'refuse'],
   ];
   for (const [what, rule, header, data, expected] of cases) {
     it(`${what} (${rule}): ${expected}`, () => {
       expect(verdict(file(`edge-${what.replace(/\W+/g, '-')}.safetensors`, header, data))).toBe(expected);
     });
   }
+
+  it('a dimension written with 99,000,000 digits is refused at once, and the message does not echo it', () => {
+    const digits = '9'.repeat(99_000_000);
+    const path = file('edge-99M-digits.safetensors', `{"t":{"dtype":"F32","shape":[${digits}],"data_offsets":[0,8]}}`, 8);
+    let message = '';
+    try {
+      SafetensorsMap.openSync(path).close();
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'WK_BAD_FORMAT' });
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/has 99000000 digits and does not fit 64 bits/);
+    expect(message.length).toBeLessThan(300);
+  });
 
   it('keeps names the reader must not mistake for object keys: constructor, toString, __proto__', () => {
     const names = ['constructor', 'toString', '__proto__', 'hasOwnProperty', ''];
