@@ -91,3 +91,40 @@ describe('a full disk', () => {
     expect(left.filter((n) => n !== '.model.wk-lock')).toEqual([]);
   });
 });
+
+describe('arguments and output of issue 23', () => {
+  it('--budget-mb takes decimal numbers only: 0x10, 1e3 and " 16" are refused, not read as 16, 1000 and 16', () => {
+    const model = join(dir, 'budget.safetensors');
+    expect(weightkit('synth', '--size', '1MiB', '--out', model).code).toBe(0);
+    for (const text of ['0x10', '1e3', ' 16', '16MiB!', '']) {
+      const r = weightkit('offload', 'plan', model, '--budget-mb', text);
+      expect(r.code, text).toBe(1);
+      expect(r.stderr).toMatch(/error\[WK_BAD_ARGUMENT\]: --budget-mb must be a number/);
+    }
+    expect(weightkit('offload', 'plan', model, '--budget-mb', '16').code).toBe(0);
+    expect(weightkit('offload', 'plan', model, '--budget-mb', '0.5').code).toBe(0);
+  });
+
+  it('bench offload --device cuda --json without a GPU: the error is the first and only line, nothing is written first', () => {
+    const r = weightkit('bench', 'offload', '--device', 'cuda', '--json', '--out', join(dir, 'bench-out'), '--work', join(dir, 'bench-work'));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error\[WK_DEVICE\]: /)]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'WK_DEVICE' } });
+    expect(existsSync(join(dir, 'bench-work'))).toBe(false);
+  });
+
+  it('bidirectional controls in a tensor name are escaped in tables and error lines', () => {
+    const path = join(dir, 'bidi.safetensors');
+    const name = 'evil\u202eexe.txt\u2066x\u2069';
+    const header = Buffer.from(JSON.stringify({ [name]: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    writeFileSync(path, Buffer.concat([len, header, Buffer.alloc(4)]));
+    const table = weightkit('inspect', path);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('evil\\u202eexe.txt\\u2066x\\u2069');
+    expect(table.stdout).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    const err = weightkit('offload', 'plan', path, '--budget-mb', '1', '--json');
+    expect(err.stderr).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+  });
+});

@@ -51,7 +51,7 @@ const BY_ERRNO: Record<string, [ErrorCode, string?]> = {
   ENOENT: ['WK_NOT_FOUND', 'check the path'],
   ENOSPC: ['WK_NO_SPACE', 'free disk space or choose another location'],
   EDQUOT: ['WK_NO_SPACE', 'free disk space or choose another location'],
-  ELOOP: ['WK_BAD_ARGUMENT', 'weightkit does not follow symbolic links; pass the real path'],
+  ELOOP: ['WK_BAD_ARGUMENT', 'the path ends in a symbolic link (or a loop of them), which is not opened here; pass the real path'],
   EISDIR: ['WK_BAD_ARGUMENT', 'pass a file, not a directory'],
   ENOTDIR: ['WK_BAD_ARGUMENT'],
   EACCES: ['WK_IO', "check the file's permissions"],
@@ -73,20 +73,27 @@ export function fromSystemError(e: unknown, what: string): WeightkitError {
 const SHOWN_CHARS = 64;
 
 /**
+ * C0 and C1 controls, line and paragraph separators, and the bidirectional
+ * controls (U+202A-202E, U+2066-2069, marks) that could reorder what a
+ * terminal shows.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every control character written as an escape (`\n`, `\u202e`), so it prints as it reads. */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/**
  * An untrusted value as a message shows it: bounded in length, never
  * recursive (a 5,000-deep array is "an array of 1 item", not a stack
  * overflow), strings quoted with their control characters escaped.
  * @internal
  */
 export function shown(v: unknown): string {
-  if (typeof v === 'string') {
-    const cut = v.length > SHOWN_CHARS ? `${v.slice(0, SHOWN_CHARS)}... (${v.length} characters)` : v;
-    return JSON.stringify(cut).replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  }
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === null || v === undefined) {
-    const text = String(v);
-    return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
-  }
+  const bounded = (text: string) => (text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text);
+  if (typeof v === 'string') return `"${escapeControls(bounded(v)).replace(/"/g, '\\"')}"`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === null || v === undefined) return bounded(String(v));
   if (Array.isArray(v)) return `an array of ${v.length} item${v.length === 1 ? '' : 's'}`;
   return `a${typeof v === 'object' ? 'n object' : ` ${typeof v}`}`;
 }

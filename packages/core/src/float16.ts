@@ -6,6 +6,7 @@
  * @module
  */
 import { coreAddon } from './binding.js';
+import { WeightkitError, shown } from './errors.js';
 
 /** Decodes little-endian float16 bytes into a new Float32Array. */
 export function decodeFloat16(raw: Uint8Array): Float32Array {
@@ -14,7 +15,10 @@ export function decodeFloat16(raw: Uint8Array): Float32Array {
   return out;
 }
 
-/** One float16 bit pattern as a number (the same bits as {@link decodeFloat16}). */
+/** One float16 bit pattern (an integer 0..65535) as a number (the same bits as {@link decodeFloat16}); WK_BAD_ARGUMENT otherwise. */
 export function halfToFloat(h: number): number {
+  if (!Number.isInteger(h) || h < 0 || h > 0xffff) {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `halfToFloat needs a float16 bit pattern, an integer from 0 to 65535; got ${shown(h)}`);
+  }
   return decodeFloat16(new Uint8Array([h & 0xff, (h >> 8) & 0xff]))[0]!;
 }

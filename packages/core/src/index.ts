@@ -12,7 +12,7 @@
  *
  * @packageDocumentation
  */
-export { ERROR_CODES, WeightkitError, isWeightkitError, fromSystemError, type ErrorCode } from './errors.js';
+export { ERROR_CODES, WeightkitError, escapeControls, isWeightkitError, fromSystemError, shown, type ErrorCode } from './errors.js';
 export {
   DTYPES, DTYPE_TABLE, SAFETENSORS_DTYPES, TFJS_DTYPES, dtypeInfo, dtypeFromC10, dtypeFromSafetensors, dtypeFromTfjs,
   isDType, safetensorsName, storageBytes, typedView, type DType, type DTypeInfo, type TypedArray,

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TfjsMap, WeightkitError, halfToFloat, openNamedDataMap } from '@weightkit/core';
+import { TfjsMap, WeightkitError, decodeFloat16, halfToFloat, openNamedDataMap } from '@weightkit/core';
 import { bytesOf, tempDir } from './helpers.js';
 
 const modelDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');
@@ -181,5 +181,21 @@ describe('hostile manifests are refused in linear time with bounded messages (is
       expect(e).toBeInstanceOf(WeightkitError);
       expect(e!.message.length).toBeLessThan(400);
     }
+  });
+});
+
+describe('float16 helpers take what they promise (issue 23)', () => {
+  it('halfToFloat refuses what is not a float16 bit pattern', () => {
+    for (const bad of [-1, 65536, NaN, 0.5, Infinity]) {
+      expect(() => halfToFloat(bad)).toThrowError(expect.objectContaining({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(/0 to 65535/) }));
+    }
+    expect(halfToFloat(0x3c00)).toBe(1);
+    expect(halfToFloat(0xffff)).toBeNaN();
+  });
+
+  it('decodeFloat16 reads a view of a SharedArrayBuffer (it was a bare "Invalid argument")', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(4));
+    shared.set([0x00, 0x3c, 0x00, 0xc0]);
+    expect([...decodeFloat16(shared)]).toEqual([1, -2]);
   });
 });

@@ -8,12 +8,12 @@
  * does ever blocks the event loop.
  * @module
  */
-import { BackendOptions, type NamedDataMap, NativeHandle, WeightkitError, expectObject, withSignal } from '@weightkit/core';
+import { BackendOptions, type NamedDataMap, NativeHandle, WeightkitError, expectObject, shown, withSignal } from '@weightkit/core';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
 import type { AcquiredWeight, EmuOptions, OffloadStats, ScheduleInput } from './types.js';
-import { scheduleIndices, weightsOf } from './weights.js';
+import { pinnedIndices, scheduleIndices, weightsOf } from './weights.js';
 
 const MiB = 1024 * 1024;
 /** Budgets and look-ahead are limited to 8 TiB, and times to 1e12 us: far beyond any device, and exact in a double. */
@@ -60,9 +60,19 @@ export interface OffloadOptions {
 /** `value` when it is a number in [0, max]; WK_BAD_ARGUMENT naming `what` otherwise. */
 function inRange(value: unknown, what: string, max: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
-    throw new WeightkitError('WK_BAD_ARGUMENT', `${what} must be a number from 0 to ${max}, got ${String(value)}`);
+    throw new WeightkitError('WK_BAD_ARGUMENT', `${what} must be a number from 0 to ${max}, got ${shown(value)}`);
   }
   return value;
+}
+
+const DEVICES = ['auto', 'cuda', 'emu'] as const;
+const POLICIES = ['next-use', 'lru'] as const;
+const OBJECTIVES = ['fastest', 'fewest-bytes'] as const;
+
+/** `value` when it is one of `allowed` (exactly: 'CUDA' and 'gpu' are not devices); WK_BAD_ARGUMENT otherwise. */
+function oneOf<T extends string>(value: unknown, what: string, allowed: readonly T[]): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new WeightkitError('WK_BAD_ARGUMENT', `${what} must be one of ${allowed.join(', ')}; got ${shown(value)}`);
 }
 
 function budgetBytes(budgetMb: number | undefined, options: BackendOptions | undefined, totalBytes: number): number {
@@ -101,17 +111,19 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
     const { weights, names } = weightsOf(options.weights);
     const total = weights.reduce((a, w) => a + w.bytes, 0);
     const budget = budgetBytes(options.budgetMb, options.options, total);
-    const requested = options.device ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<'auto' | 'cuda' | 'emu'>(CUDA_OPTIONS.device.key);
-    const { device, reason } = chooseDevice(requested);
+    const requested = options.device !== undefined ? options.device : (options.options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<'auto' | 'cuda' | 'emu'>(CUDA_OPTIONS.device.key);
+    const { device, reason } = chooseDevice(oneOf(requested, 'device', DEVICES));
+    if (options.policy !== undefined) oneOf(options.policy, 'policy', POLICIES);
+    if (options.objective !== undefined) oneOf(options.objective, 'objective', OBJECTIVES);
     const schedule = scheduleIndices(options.schedule, names);
-    const pinned = options.pinned ? scheduleIndices(options.pinned, names)!.flat() : undefined;
+    const pinned = pinnedIndices(options.pinned, names);
     const lib = cudaLibraryPath();
     const native = await offloadAddon().create({
       weights, budgetBytes: budget, device,
       ...(schedule ? { schedule } : {}),
       ...(pinned ? { pinned } : {}),
-      ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.objective ? { objective: options.objective } : {}),
+      ...(options.policy !== undefined ? { policy: options.policy } : {}),
+      ...(options.objective !== undefined ? { objective: options.objective } : {}),
       ...(options.prefetchMb !== undefined ? { prefetchBytes: Math.floor(inRange(options.prefetchMb, 'prefetchMb', MAX_MIB) * MiB) } : {}),
       ...(options.prefetchMs !== undefined ? { prefetchUs: inRange(options.prefetchMs, 'prefetchMs', MAX_US / 1000) * 1000 } : {}),
       ...(options.computeUsPerStep !== undefined ? { computeUsPerStep: inRange(options.computeUsPerStep, 'computeUsPerStep', MAX_US) } : {}),

@@ -3,7 +3,7 @@
  * weight's host bytes are, and schedules by name.
  * @module
  */
-import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectArray, expectNamedDataMap } from '@weightkit/core';
+import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectArray, expectNamedDataMap, shown } from '@weightkit/core';
 import type { OffloadWeight, ScheduleInput } from './types.js';
 
 /** Bytes a tensor takes on the device: what `get()` returns (quantized tensors decoded). */
@@ -29,19 +29,31 @@ export function weightsOf(map: NamedDataMap): { weights: OffloadWeight[]; names:
   return { weights, names: weights.map((w) => w.name) };
 }
 
+/** Catalog indices of the pinned weights; WK_BAD_ARGUMENT names an unknown weight or one named twice. */
+export function pinnedIndices(pinned: readonly string[] | undefined, names: readonly string[]): number[] | undefined {
+  if (pinned === undefined) return undefined;
+  const indices = scheduleIndices(pinned, names)!.flat();
+  const seen = new Set<number>();
+  for (const i of indices) {
+    if (seen.has(i)) throw new WeightkitError('WK_BAD_ARGUMENT', `pinned names '${names[i]}' more than once`);
+    seen.add(i);
+  }
+  return indices;
+}
+
 /** Resolves names to catalog indices; WK_BAD_ARGUMENT names an unknown weight. */
 export function scheduleIndices(schedule: ScheduleInput | undefined, names: readonly string[]): number[][] | undefined {
   if (schedule === undefined) return undefined;
   expectArray(schedule, 'the schedule');
   const index = new Map(names.map((n, i) => [n, i]));
-  const resolve = (x: string | number): number => {
+  const resolve = (x: unknown): number => {
     if (typeof x === 'number') {
-      if (!Number.isInteger(x) || x < 0 || x >= names.length) throw new WeightkitError('WK_BAD_ARGUMENT', `schedule index ${x} is not a weight (0..${names.length - 1})`);
+      if (!Number.isInteger(x) || x < 0 || x >= names.length) throw new WeightkitError('WK_BAD_ARGUMENT', `schedule index ${shown(x)} is not a weight (0..${names.length - 1})`);
       return x;
     }
-    const i = index.get(x);
-    if (i === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', `schedule names '${x}', which is not a weight of the model`);
+    const i = typeof x === 'string' ? index.get(x) : undefined;
+    if (i === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', `schedule names ${shown(x)}, which is not a weight of the model (a name or a catalog index)`);
     return i;
   };
-  return schedule.map((step) => (Array.isArray(step) ? (step as (string | number)[]).map(resolve) : [resolve(step as string | number)]));
+  return schedule.map((step) => (Array.isArray(step) ? (step as unknown[]).map(resolve) : [resolve(step)]));
 }

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
-import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
+import { OffloadRuntime, chooseDevice, plan } from '@weightkit/cuda-offload';
 import { synthModel } from '../synth/model.js';
 import { type BenchPage, barChart, machine, mdMachine, mdTable, median } from './lib.js';
 import { type Targets, meets } from './targets.js';
@@ -49,6 +49,8 @@ export async function measureOffload(options: OffloadBenchOptions = {}) {
   const size = options.sizeBytes ?? 256 * MiB;
   const passes = options.passes ?? 5;
   const device = options.device ?? 'emu';
+  // Before any work or output: without a GPU, --device cuda fails at once (WK_DEVICE says why).
+  if (device === 'cuda') chooseDevice('cuda');
   const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const work = options.workDir ?? join(tmpdir(), 'weightkit-bench-offload');
   mkdirSync(work, { recursive: true });

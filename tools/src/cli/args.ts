@@ -75,7 +75,8 @@ export function parseNumber(text: string | undefined, flag: string, range: { min
     if (fallback === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} is required`);
     return fallback;
   }
-  const n = text.trim() === '' ? NaN : Number(text);
+  // Decimal only: Number() would also read '0x10' as 16, '1e3' and ' 12 ' as numbers.
+  const n = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
   const low = range.above ? n > range.min : n >= range.min;
   if (!Number.isFinite(n) || !low || n > range.max) {
     throw new WeightkitError('WK_BAD_ARGUMENT', `${flag} must be a number ${range.above ? 'above' : 'from'} ${range.min} ${range.above ? 'and at most' : 'to'} ${range.max}, got '${text}'`);

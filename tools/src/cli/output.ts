@@ -3,6 +3,7 @@
  * stderr only, so `--json` output is always machine-readable.
  * @module
  */
+import { escapeControls } from '@weightkit/core';
 
 /** Formats a byte count for humans (binary units). */
 export function formatBytes(n: number): string {
@@ -30,15 +31,11 @@ export function info(line: string): void {
 
 /**
  * `text` on one line with no terminal control: control characters (newlines,
- * escape sequences, C1 codes, DEL) become visible escapes, so a name inside a
- * file can never forge an extra `error[...]` line or recolour a terminal.
+ * escape sequences, C1 codes, DEL, bidirectional overrides) become visible
+ * escapes, so a name inside a file can never forge an extra `error[...]`
+ * line, recolour a terminal or reorder what it shows.
  */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
+export const printable: (text: string) => string = escapeControls;
 
 /** Prints `rows` as aligned columns under `headers`. */
 export function printTable(headers: string[], rows: string[][], out: NodeJS.WritableStream = process.stdout): void {

@@ -29,8 +29,8 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
     wn::throw_bad_argument(info.Env(), "dequantize: src holds " + std::to_string(src.ByteLength()) + " bytes, " + std::to_string(n) + " " +
                                            kind + " values need " + std::to_string(n * item));
   }
-  const auto* in = static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
-  uint8_t* out = static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset();
+  const auto* in = wn::typed_bytes(src);
+  uint8_t* out = wn::typed_bytes(dst);
   if (kind == "float16") dq::float16_to_float32(in, n, reinterpret_cast<float*>(out));
   else if (kind == "uint8" && to_int) dq::uint8_to_int32(in, n, scale, min, reinterpret_cast<int32_t*>(out));
   else if (kind == "uint8") dq::uint8_to_float32(in, n, scale, min, reinterpret_cast<float*>(out));

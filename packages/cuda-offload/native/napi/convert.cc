@@ -58,7 +58,7 @@ SessionSpec session_spec(Napi::Env env, Napi::Value v) {
       Napi::Value d = w.raw("data");
       if (!d.IsTypedArray()) wn::throw_bad_argument(env, "weights[" + std::to_string(i) + "].data must be a typed array");
       auto ta = d.As<Napi::TypedArray>();
-      const auto* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+      const auto* p = wn::typed_bytes(ta);
       src.bytes.assign(p, p + ta.ByteLength());  // ours now
     } else {
       if (!w.has("path")) wn::throw_bad_argument(env, "weight '" + src.weight.name + "' needs a path or data");

@@ -70,6 +70,8 @@ Napi::Value SessionObject::run_passes(const Napi::CallbackInfo& info) {
       [session, closing, passes, cancel]() -> Result<wn::Done> {
         Status st = session->run_passes(passes, [&] { return closing->load() || cancel.requested(); });
         session->end_run();
+        // Stopped by close(): say so, as every call on a closed runtime does.
+        if (!st.is_ok() && closing->load()) return Status(Code::kClosed, "the offload runtime was closed while passes ran; create a new one");
         if (!st.is_ok()) return st;
         return wn::Done{};
       },

@@ -78,7 +78,7 @@ Napi::Value CacheObject::insert(const Napi::CallbackInfo& info) {
   }
   auto ta = args.typed_array(1, "data");
   if (ta.ByteLength() == 0) wn::throw_bad_argument(info.Env(), "lookUpOrInsert(key, data): data must not be empty");
-  void* ptr = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  void* ptr = wn::typed_bytes(ta);
   auto v = wn::value_or_throw(info.Env(), c.look_up_or_insert(key, ptr, ta.ByteLength()));
   return Napi::Number::New(info.Env(), static_cast<double>(v.token));
 }

@@ -21,7 +21,7 @@ TensorSource tensor_source(Napi::Env env, const wn::Fields& item, const char* ke
     Napi::Value b = f.raw("bytes");
     if (!b.IsTypedArray()) wn::throw_bad_argument(env, what + "." + key + ".bytes must be a typed array");
     auto ta = b.As<Napi::TypedArray>();
-    const auto* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    const auto* p = wn::typed_bytes(ta);
     s.bytes.assign(p, p + ta.ByteLength());  // ours now: the caller may free or transfer theirs
     return s;
   }

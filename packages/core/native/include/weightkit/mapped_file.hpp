@@ -48,7 +48,7 @@ inline Status errno_status(int err, const std::string& what, const std::string& 
   std::string hint;
   switch (err) {
     case ENOENT: code = Code::kNotFound; hint = "check the path"; break;
-    case ELOOP: code = Code::kBadArgument; hint = "weightkit does not follow symbolic links; pass the real path"; break;
+    case ELOOP: code = Code::kBadArgument; hint = "the path ends in a symbolic link (or a loop of them), which is not opened here; pass the real path"; break;
     case ENOSPC:
     case EDQUOT: code = Code::kNoSpace; hint = "free disk space or choose another location"; break;
     case EACCES:

@@ -407,6 +407,17 @@ inline void register_class(Napi::Env env, const char* name, Napi::Function ctor)
   addon_data(env).classes[name] = Napi::Persistent(ctor);
 }
 
+/// The first byte of a typed array's elements, whatever holds them: an
+/// ArrayBuffer or a SharedArrayBuffer (ta.ArrayBuffer().Data() throws a bare
+/// "Invalid argument" for the latter).
+inline uint8_t* typed_bytes(const Napi::TypedArray& ta) {
+  void* data = nullptr;
+  if (napi_get_typedarray_info(ta.Env(), ta, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok) {
+    throw_bad_argument(ta.Env(), "cannot read the typed array's memory");
+  }
+  return static_cast<uint8_t*>(data);
+}
+
 // ---- zero-copy views ----
 
 /// Whether the view had to be a copy (external buffers forbidden).
