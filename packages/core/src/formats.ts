@@ -13,9 +13,10 @@
  *
  * @module
  */
-import { closeSync, lstatSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, readSync, statSync } from 'node:fs';
 import { WeightkitError, fromSystemError } from './errors.js';
 import { openRegularSync } from './files.js';
+import { type FolderOptions, modelPathIn, nothingToRead, realPathOf } from './model-paths.js';
 import type { NamedDataMap } from './named-data-map.js';
 import type { BackendOptions } from './options.js';
 
@@ -32,7 +33,7 @@ export interface FileProbe {
 }
 
 /** Options every format's open receives. */
-export interface OpenOptions {
+export interface OpenOptions extends FolderOptions {
   /** Options to read (default: core's `WEIGHTKIT_CORE_*` variables). */
   readonly backend?: BackendOptions;
   /** For packages holding several models (a .pt2): which one. */
@@ -71,19 +72,21 @@ const HEAD_BYTES = 4096;
 const TAIL_BYTES = 64;
 
 /**
- * Looks at `path` once: a folder, or a regular file's first and last bytes.
- * A FIFO, socket or device is refused without blocking (opened non-blocking,
- * checked before any read); a symlink is refused as everywhere in weightkit.
+ * Looks at `path` once (followed through symbolic links, as a path a user
+ * names is): a folder, or a regular file's first and last bytes. A FIFO,
+ * socket or device is refused without blocking (opened non-blocking, checked
+ * before any read). `probe.path` is the path as named (its name counts).
  */
 export function probeFile(path: string): FileProbe {
+  const real = realPathOf(path);
   let st;
   try {
-    st = lstatSync(path);
+    st = lstatSync(real);
   } catch (e) {
     throw fromSystemError(e, `cannot open '${path}'`);
   }
   if (st.isDirectory()) return { path, isDirectory: true, size: 0, head: new Uint8Array(0), tail: new Uint8Array(0) };
-  const { fd, stat: f } = openRegularSync(path);
+  const { fd, stat: f } = openRegularSync(real);
   try {
     const head = Buffer.alloc(Math.min(HEAD_BYTES, f.size));
     const n = readSync(fd, head, 0, head.length, 0);
@@ -118,7 +121,7 @@ function firstThatOpens<T>(path: string, attempt: (f: WeightsFormat) => T, isPro
 function firstThatOpens<T>(path: string, attempt: (f: WeightsFormat) => Promise<T>, isPromise: true): Promise<T>;
 function firstThatOpens<T>(path: string, attempt: (f: WeightsFormat) => T | Promise<T>, isPromise: boolean): T | Promise<T> {
   const candidates = detectFormats(path);
-  if (candidates.length === 0) throw noFormat(path);
+  if (candidates.length === 0) throw statSync(path).isDirectory() ? nothingToRead(path) : noFormat(path);
   if (!isPromise) {
     let first: unknown;
     for (const f of candidates) {
@@ -151,15 +154,20 @@ function openOptions(options: BackendOptions | OpenOptions | undefined): OpenOpt
 }
 
 /**
- * Opens any weights file a registered reader reads as a {@link NamedDataMap}:
- * safetensors and TensorFlow.js always, AOTInductor once
- * `@weightkit/aoti-blob` is imported. Options default to core's own
+ * Opens a model as a {@link NamedDataMap}: any weights file a registered
+ * reader reads (safetensors and its sharded index, TensorFlow.js always,
+ * AOTInductor once `@weightkit/aoti-blob` is imported), followed through
+ * symbolic links; or a folder: a model folder or hub snapshot (the file is
+ * chosen as transformers does, see {@link modelPathIn}; `weights` picks
+ * another), or a hub repository folder `models--org--name` (the snapshot
+ * `refs/main` names; `revision` for another). Options default to core's own
  * `WEIGHTKIT_CORE_*` variables.
  */
 export function openNamedDataMap(path: string, options?: BackendOptions | OpenOptions): Promise<NamedDataMap> {
   const o = openOptions(options);
   try {
-    return firstThatOpens(path, (f) => f.open(path, o), true);
+    const target = modelPathIn(path, o);
+    return firstThatOpens(target, (f) => f.open(target, o), true);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -168,5 +176,6 @@ export function openNamedDataMap(path: string, options?: BackendOptions | OpenOp
 /** Synchronous {@link openNamedDataMap}. */
 export function openNamedDataMapSync(path: string, options?: BackendOptions | OpenOptions): NamedDataMap {
   const o = openOptions(options);
-  return firstThatOpens(path, (f) => f.openSync(path, o), false);
+  const target = modelPathIn(path, o);
+  return firstThatOpens(target, (f) => f.openSync(target, o), false);
 }

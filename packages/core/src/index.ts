@@ -3,8 +3,9 @@
  *
  * - {@link WeightkitError} and the {@link ERROR_CODES} table;
  * - dtypes ({@link dtypeInfo}), tensor descriptions and the validated {@link WeightCatalog};
- * - {@link NamedDataMap}s: zero-copy views of safetensors ({@link SafetensorsMap}) and
- *   TensorFlow.js ({@link TfjsMap}) weights, opened by {@link openNamedDataMap};
+ * - {@link NamedDataMap}s: zero-copy views of safetensors ({@link SafetensorsMap}, sharded:
+ *   {@link ShardedSafetensorsMap}) and TensorFlow.js ({@link TfjsMap}) weights, opened by
+ *   {@link openNamedDataMap} from a file, a model folder or a Hugging Face hub cache;
  * - {@link BackendOptions}, the typed option registry;
  * - the {@link WeightsCache} contract (implemented by @weightkit/xnnpack-cache);
  * - {@link readFootprint}, the memory-footprint reader;
@@ -25,6 +26,12 @@ export {
   SafetensorsMap, SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, readSafetensorsHeader,
   readSafetensorsHeaderSync, safetensorsHeaderLength, type SafetensorsHeader, type SafetensorsOpenOptions,
 } from './safetensors.js';
+export {
+  ShardedSafetensorsMap, SAFETENSORS_INDEX_MAX_BYTES, parseSafetensorsIndex, type SafetensorsIndex,
+} from './safetensors-index.js';
+export {
+  type FolderOptions, hubBlobsOf, memberPath, modelPathIn, realPathOf,
+} from './model-paths.js';
 export {
   TfjsMap, TFJS_MAX_MANIFEST_BYTES, dequantize, parseTfjsManifest, readTfjsManifestSync,
   type TfjsGroup, type TfjsManifest,

@@ -11,6 +11,7 @@ import { parseSafetensorsJson } from './safetensors-json.js';
 import { dtypeFromSafetensors, dtypeInfo, type TypedArray } from './dtype.js';
 import { WeightkitError } from './errors.js';
 import { openRegular, openRegularSync } from './files.js';
+import { realPathOf } from './model-paths.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
 
@@ -175,27 +176,35 @@ export class SafetensorsMap implements NamedDataMap {
   /** Where the data section starts in the file. */
   readonly dataOffset: number;
   readonly #mapping: FileMapping;
+  /** The file itself, followed through links: what native code reopens. */
+  readonly #real: string;
 
-  private constructor(path: string, header: SafetensorsHeader, mapping: FileMapping) {
+  private constructor(path: string, real: string, header: SafetensorsHeader, mapping: FileMapping) {
     this.path = path;
+    this.#real = real;
     this.catalog = header.catalog;
     this.metadata = header.metadata;
     this.dataOffset = header.dataOffset;
     this.#mapping = mapping;
   }
 
-  /** Opens and validates `path`, then maps its data section read-only. */
+  /**
+   * Opens and validates `path` (followed through symbolic links, as in a hub
+   * snapshot), then maps its data section read-only.
+   */
   static async open(path: string, options: SafetensorsOpenOptions = {}): Promise<SafetensorsMap> {
-    const header = await readSafetensorsHeader(path);
-    const mapping = await FileMapping.open(path, { ...options, offset: header.dataOffset, length: header.dataLength });
-    return new SafetensorsMap(path, header, mapping);
+    const real = realPathOf(path);
+    const header = await readSafetensorsHeader(real);
+    const mapping = await FileMapping.open(real, { ...options, offset: header.dataOffset, length: header.dataLength });
+    return new SafetensorsMap(path, real, header, mapping);
   }
 
   /** Synchronous {@link SafetensorsMap.open}. */
   static openSync(path: string, options: SafetensorsOpenOptions = {}): SafetensorsMap {
-    const header = readSafetensorsHeaderSync(path);
-    const mapping = FileMapping.openSync(path, { ...options, offset: header.dataOffset, length: header.dataLength });
-    return new SafetensorsMap(path, header, mapping);
+    const real = realPathOf(path);
+    const header = readSafetensorsHeaderSync(real);
+    const mapping = FileMapping.openSync(real, { ...options, offset: header.dataOffset, length: header.dataLength });
+    return new SafetensorsMap(path, real, header, mapping);
   }
 
   keys(): string[] {
@@ -220,7 +229,7 @@ export class SafetensorsMap implements NamedDataMap {
     const t = this.catalog.get(name);
     const fileId = this.#mapping.fileId;
     if (fileId === undefined) throw new WeightkitError('WK_CLOSED', `the safetensors map of '${this.path}' was closed; reopen it`);
-    return { path: this.path, offset: this.dataOffset + t.byteOffset, length: t.byteLength, fileId };
+    return { path: this.#real, offset: this.dataOffset + t.byteOffset, length: t.byteLength, fileId };
   }
 
   get copiedBytes(): number {

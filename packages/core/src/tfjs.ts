@@ -7,14 +7,15 @@
  *
  * @module
  */
-import { realpathSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { type Quantization, type TensorInfo, WeightCatalog, numelOf } from './catalog.js';
 import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } from './dtype.js';
 import { WeightkitError, fromSystemError, shown } from './errors.js';
 import { readRegularSync } from './files.js';
 import { coreAddon } from './binding.js';
 import { FileMapping } from './mapping.js';
+import { memberPath, namedFolderOf, realPathOf } from './model-paths.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
 
 /** Largest manifest accepted. */
@@ -158,30 +159,9 @@ interface Shard {
   readonly start: number;
 }
 
-/**
- * The shard's real path, which must lie inside the manifest's real folder: a
- * symlinked folder on the way (`etc -> /etc`) cannot lead a shard out of it.
- */
-function confined(root: string, p: string): string {
-  const real = realpathSync.native(p);
-  if (!real.startsWith(root + sep)) throw bad(`shard '${p}' resolves to '${real}', outside the manifest's folder '${root}'`);
-  return real;
-}
-
-/** The group with its shards at their confined real paths (what is then mapped). */
-function confineGroup(group: TfjsGroup, root: string): TfjsGroup {
-  return {
-    ...group,
-    shards: group.shards.map((p) => {
-      try {
-        return confined(root, p);
-      } catch (e) {
-        if (e instanceof WeightkitError) throw e;
-        const err = fromSystemError(e, `shard '${p}' of ${group.storage}`);
-        throw err.code === 'WK_NOT_FOUND' ? new WeightkitError('WK_NOT_FOUND', `TensorFlow.js shard '${p}' is missing`) : err;
-      }
-    }),
-  };
+/** The group with its shards at their confined real paths (what is then mapped); `named` is the manifest's folder as named. */
+function confineGroup(group: TfjsGroup, named: string, real: string): TfjsGroup {
+  return { ...group, shards: group.shards.map((p) => memberPath(real, relative(named, p), `TensorFlow.js shard of ${group.storage}`)) };
 }
 
 function shardSizes(group: TfjsGroup, stat: (p: string) => number): number[] {
@@ -210,10 +190,12 @@ function layout(manifestPath: string, parsed: ReturnType<typeof parseTfjsManifes
 
 /** Reads and validates a manifest and the sizes of its shards (nothing mapped). */
 export function readTfjsManifestSync(path: string): { manifest: TfjsManifest; sizes: number[][] } {
-  const text = readRegularSync(path, TFJS_MAX_MANIFEST_BYTES, 'TensorFlow.js manifest').toString('utf8');
+  // The manifest is followed through links (the path a user names); its
+  // shards are named by the file, so they stay inside its folder as named.
+  const text = readRegularSync(realPathOf(path), TFJS_MAX_MANIFEST_BYTES, 'TensorFlow.js manifest').toString('utf8');
   const raw = parseTfjsManifest(readManifestJson(text, path), path);
-  const root = realpathSync.native(dirname(path));
-  const parsed = { ...raw, groups: raw.groups.map((g) => confineGroup(g, root)) };
+  const folder = namedFolderOf(path);
+  const parsed = { ...raw, groups: raw.groups.map((g) => confineGroup(g, dirname(path), folder)) };
   const sizes = parsed.groups.map((g) => shardSizes(g, (p) => statSync(p).size));
   return { manifest: layout(path, parsed, sizes), sizes };
 }

@@ -1,4 +1,4 @@
-import { symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { realpathSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -134,13 +134,20 @@ describe('hostile safetensors files', () => {
     }
   });
 
-  it('refuses missing files, directories and symlinks with coded errors', () => {
+  it('refuses missing files, directories and symlink loops with coded errors; follows a link the user names', () => {
     expectCode(() => SafetensorsMap.openSync(join(dir, 'nope.safetensors')), 'WK_NOT_FOUND');
     expect(expectCode(() => SafetensorsMap.openSync(dir), 'WK_BAD_ARGUMENT').message).toMatch(/not a regular file|not a directory/);
     const real = join(dir, 'real.safetensors');
     writeSafetensors(real, [{ name: 'w', dtype: 'float32', shape: [1], data: bytesOf(new Float32Array([1])) }]);
     symlinkSync(real, join(dir, 'link.safetensors'));
-    const e = expectCode(() => SafetensorsMap.openSync(join(dir, 'link.safetensors')), 'WK_BAD_ARGUMENT');
-    expect(e.message).toMatch(/ends in a symbolic link \(or a loop of them\), which is not opened here; pass the real path/);
+    const linked = SafetensorsMap.openSync(join(dir, 'link.safetensors'));
+    expect([...(linked.get('w') as Float32Array)]).toEqual([1]);
+    expect(linked.path).toBe(join(dir, 'link.safetensors'));
+    expect(linked.location('w').path).toBe(realpathSync(real));
+    linked.close();
+    symlinkSync(join(dir, 'loop-b.safetensors'), join(dir, 'loop-a.safetensors'));
+    symlinkSync(join(dir, 'loop-a.safetensors'), join(dir, 'loop-b.safetensors'));
+    const e = expectCode(() => SafetensorsMap.openSync(join(dir, 'loop-a.safetensors')), 'WK_BAD_ARGUMENT');
+    expect(e.message).toMatch(/symbolic link \(or a loop of them\)/);
   });
 });

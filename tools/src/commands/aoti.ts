@@ -6,7 +6,7 @@ import { parse, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { interruptible } from '../cli/interrupt.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
-import { openWeights } from '../open-weights.js';
+import { MODEL_OPTIONS, MODEL_USAGE, openWeights } from '../open-weights.js';
 
 const usage = `usage: weightkit aoti inspect <path> [--model <name>] [--json]
        weightkit aoti convert <model> --out <file.pt2 | folder> [--device cpu|cuda] [--json]
@@ -16,7 +16,9 @@ inspect: the full catalog of an AOTInductor model (.pt2, extracted folder,
   --json prints {payloadBytes, constants: [{name, fqn, dtype, shape, stride,
   offset, dataSize, fromFolded, type, payloadOffset}]}.
 convert: writes any model weightkit reads (safetensors, TF.js, AOTI) as AOTI
-  weights: a .pt2 package when --out ends in .pt2, else a model folder.`;
+  weights: a .pt2 package when --out ends in .pt2, else a model folder.
+
+${MODEL_USAGE}`;
 
 /** The `--json` document of `weightkit aoti inspect` (public interface). */
 export interface AotiInspectJson {
@@ -62,13 +64,13 @@ async function inspect(argv: string[]): Promise<void> {
 async function convert(argv: string[]): Promise<void> {
   const { values, positionals: pos } = parse(
     argv,
-    { out: { type: 'string' }, device: { type: 'string', default: 'cpu' }, json: { type: 'boolean' }, model: { type: 'string' } },
+    { out: { type: 'string' }, device: { type: 'string', default: 'cpu' }, json: { type: 'boolean' }, ...MODEL_OPTIONS },
     usage,
   );
   const [model] = positionals(pos, 1, usage);
   if (!values.out) throw new WeightkitError('WK_BAD_ARGUMENT', '--out is required (a .pt2 file or a folder)');
   if (values.device !== 'cpu' && values.device !== 'cuda') throw new WeightkitError('WK_BAD_ARGUMENT', `--device must be cpu or cuda, got '${values.device}'`);
-  const map = await openWeights(model!, values.model !== undefined ? { model: values.model } : {});
+  const map = await openWeights(model!, values);
   const progress = new Progress(`writing ${values.out}`);
   try {
     const out = values.out;

@@ -6,7 +6,7 @@ import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
 import { parse, parsePositiveInt, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
-import { openWeights } from '../open-weights.js';
+import { MODEL_OPTIONS, MODEL_USAGE, openWeights } from '../open-weights.js';
 
 const usage = `usage: weightkit cache pack <model> --cache <file> [--packer f32-gemm|qc8w] [--nr N] [--hash-inputs] [--json] [--footprint]
        weightkit cache inspect <file> [--json]
@@ -21,7 +21,9 @@ pack: packs every weight of rank >= 2 of <model> (with its bias) into the XPWC
 inspect: {version, fileBytes, orphanBytes, entries: [{name, offset, size, seed}]};
   reads files written by ExecuTorch too.
 verify: exit 0 only when every entry matches its checksum.
-compact: rewrites the file without orphans; refused while anyone has it open.`;
+compact: rewrites the file without orphans; refused while anyone has it open.
+
+${MODEL_USAGE}`;
 
 /** The `--json` document of `weightkit cache pack` (public interface). */
 export interface CachePackJson {
@@ -37,7 +39,7 @@ export interface CachePackJson {
 async function pack(argv: string[]): Promise<number | void> {
   const { values, positionals: pos } = parse(argv, {
     cache: { type: 'string' }, packer: { type: 'string', default: 'f32-gemm' }, nr: { type: 'string' },
-    json: { type: 'boolean' }, footprint: { type: 'boolean' }, 'hash-inputs': { type: 'boolean' }, model: { type: 'string' },
+    json: { type: 'boolean' }, footprint: { type: 'boolean' }, 'hash-inputs': { type: 'boolean' }, ...MODEL_OPTIONS,
   }, usage);
   const [model] = positionals(pos, 1, usage);
   if (!values.cache) throw new WeightkitError('WK_BAD_ARGUMENT', '--cache <file> is required');
@@ -45,7 +47,7 @@ async function pack(argv: string[]): Promise<number | void> {
     throw new WeightkitError('WK_BAD_ARGUMENT', `--packer must be f32-gemm or qc8w, got '${values.packer}'`);
   }
   const t0 = performance.now();
-  const map = await openWeights(model!, values.model !== undefined ? { model: values.model } : {});
+  const map = await openWeights(model!, values);
   const cache = await PackedWeightsCache.open({ path: values.cache });
   const progress = new Progress('packing');
   try {

@@ -1,17 +1,19 @@
-/** `weightkit inspect <file> [--json]`. @module */
+/** `weightkit inspect <model> [--json]`. @module */
 import type { NamedDataMap } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { openWeights } from '../open-weights.js';
+import { MODEL_OPTIONS, MODEL_USAGE, openWeights } from '../open-weights.js';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printJson, printTable } from '../cli/output.js';
 
-const usage = `usage: weightkit inspect <file> [--json]
+const usage = `usage: weightkit inspect <model> [--json] [--weights <file>] [--revision <rev>]
 
-Detects the format of <file> (safetensors; a TensorFlow.js model.json or
+Detects the format of <model> (safetensors; a TensorFlow.js model.json or
 *-weights_manifest.json; an AOTInductor .pt2, model folder, blob or .so; an
 XPWC packed-weights cache) and lists every tensor: name, dtype, shape, bytes.
-  --json   print {format, tensors: [{name, dtype, shape, byteLength}], totalBytes}`;
+  --json   print {format, tensors: [{name, dtype, shape, byteLength}], totalBytes}
+
+${MODEL_USAGE}`;
 
 /** The `--json` document of `weightkit inspect` (public interface). */
 export interface InspectJson {
@@ -48,11 +50,11 @@ export const inspect: Command = {
   summary: 'list the tensors of a weights file',
   usage,
   async run(argv) {
-    const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
+    const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' }, ...MODEL_OPTIONS }, usage);
     const [file] = positionals(pos, 1, usage);
     let doc: InspectJson;
     try {
-      const map = await openWeights(file!);
+      const map = await openWeights(file!, values);
       try {
         doc = describeMap(map);
       } finally {

@@ -4,7 +4,7 @@ import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
 import { parse, parseNumber, parsePositiveInt, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
-import { openWeights } from '../open-weights.js';
+import { MODEL_OPTIONS, MODEL_USAGE, openWeights } from '../open-weights.js';
 
 const usage = `usage: weightkit offload plan <model> --budget-mb N [--json]
        weightkit offload run <model> --budget-mb N --passes P [--device auto|cuda|emu] [--policy next-use|lru]
@@ -16,7 +16,7 @@ run:  a decode-style loop (acquire each weight in schedule order, a compute step
       bytesH2DPerPass, peakDeviceBytes, budgetBytes, lowerBoundBytesPerPass, stallMs}.
       The default compute model is 20 us per step + 40 us per MiB of weights it reads.
 A budget below the floor is error[WK_BUDGET] (the message says how many MiB are needed).
-<model> is anything weightkit reads.`;
+${MODEL_USAGE}`;
 
 /** The ranges of the numeric flags: the runtime's own (8 TiB, 1e12 us, 0.001-1e6 GB/s, 1e9 passes). */
 const RANGES = {
@@ -34,10 +34,10 @@ function budget(text: string | undefined): number {
 const MiB = 2 ** 20;
 
 async function planCommand(argv: string[]): Promise<void> {
-  const { values, positionals: pos } = parse(argv, { 'budget-mb': { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const { values, positionals: pos } = parse(argv, { 'budget-mb': { type: 'string' }, json: { type: 'boolean' }, ...MODEL_OPTIONS }, usage);
   const [model] = positionals(pos, 1, usage);
   const mb = budget(values['budget-mb']);
-  const map = await openWeights(model!);
+  const map = await openWeights(model!, values);
   try {
     const p = plan(map, undefined, mb);
     if (p.plannedBytesPerPass === null) {
@@ -67,7 +67,7 @@ async function runCommand(argv: string[]): Promise<void> {
   const { values, positionals: pos } = parse(argv, {
     'budget-mb': { type: 'string' }, passes: { type: 'string' }, device: { type: 'string', default: 'auto' },
     policy: { type: 'string', default: 'next-use' }, 'prefetch-mb': { type: 'string' }, 'compute-us': { type: 'string' },
-    'compute-us-per-mib': { type: 'string' }, 'h2d-gbps': { type: 'string' }, json: { type: 'boolean' },
+    'compute-us-per-mib': { type: 'string' }, 'h2d-gbps': { type: 'string' }, json: { type: 'boolean' }, ...MODEL_OPTIONS,
   }, usage);
   const [model] = positionals(pos, 1, usage);
   const mb = budget(values['budget-mb']);
@@ -77,7 +77,7 @@ async function runCommand(argv: string[]): Promise<void> {
   if (!['auto', 'cuda', 'emu'].includes(device)) throw new WeightkitError('WK_BAD_ARGUMENT', `--device must be auto, cuda or emu, got '${device}'`);
   const policy = values.policy as string;
   if (policy !== 'next-use' && policy !== 'lru') throw new WeightkitError('WK_BAD_ARGUMENT', `--policy must be next-use or lru, got '${policy}'`);
-  const map = await openWeights(model!);
+  const map = await openWeights(model!, values);
   try {
     const rt = await OffloadRuntime.create({
       weights: map, budgetMb: mb, device: device as 'auto' | 'cuda' | 'emu', policy,
