@@ -24,14 +24,14 @@ export function hubSnapshot(root: string, repo: string, commit: string, files: R
   return { repo: repoDir, snapshot };
 }
 
-/** safetensors bytes of float32 tensors `name -> values` (an independent minimal writer). */
-export function safetensorsBytes(tensors: Record<string, number[]>): Buffer {
+/** safetensors bytes of float32 tensors `name -> values` (an independent minimal writer), 1-D unless `shapes` says. */
+export function safetensorsBytes(tensors: Record<string, number[]>, shapes: Record<string, number[]> = {}): Buffer {
   const header: Record<string, unknown> = {};
   const parts: Buffer[] = [];
   let offset = 0;
   for (const [name, values] of Object.entries(tensors)) {
     const data = Buffer.from(new Float32Array(values).buffer);
-    header[name] = { dtype: 'F32', shape: [values.length], data_offsets: [offset, offset + data.length] };
+    header[name] = { dtype: 'F32', shape: shapes[name] ?? [values.length], data_offsets: [offset, offset + data.length] };
     offset += data.length;
     parts.push(data);
   }
