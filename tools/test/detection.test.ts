@@ -89,10 +89,10 @@ describe('coincidences never refuse a valid file', () => {
     const fd = openSync(path, 'w');
     writeSync(fd, 'hello');
     closeSync(fd);
-    await expect(openNamedDataMap(path)).rejects.toMatchObject({ code: 'WK_UNSUPPORTED', message: expect.stringMatching(/safetensors, safetensors-sharded, tfjs, aoti/) });
+    await expect(openNamedDataMap(path)).rejects.toMatchObject({ code: 'WK_UNSUPPORTED', message: expect.stringMatching(/safetensors, safetensors-sharded, pytorch, pytorch-sharded, tfjs, aoti/) });
     const r = weightkit('inspect', path);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error\[WK_UNSUPPORTED\].*safetensors, safetensors-sharded, tfjs, aoti/);
+    expect(r.stderr).toMatch(/^error\[WK_UNSUPPORTED\].*safetensors, safetensors-sharded, pytorch, pytorch-sharded, tfjs, aoti/);
   });
 
   it('a damaged file gets the error of its strongest candidate', async () => {

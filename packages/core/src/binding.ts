@@ -33,6 +33,16 @@ export interface MapOptions {
   populate?: boolean;
 }
 
+/** One member of a zip archive. */
+export interface ZipMember {
+  readonly name: string;
+  /** First byte of the member's data in the file. */
+  readonly dataOffset: number;
+  readonly size: number;
+  /** False for a compressed member (weightkit maps stored members only). */
+  readonly stored: boolean;
+}
+
 interface CoreAddon extends AddonBase {
   openMapping(path: string, options?: MapOptions): Promise<NativeMapping>;
   openMappingSync(path: string, options?: MapOptions): NativeMapping;
@@ -41,6 +51,8 @@ interface CoreAddon extends AddonBase {
   readonly pageSize: number;
   /** An exclusive writer's lock in `lockFile` (kept until release() or exit); WK_LOCKED names `what` when taken. */
   lockPath(lockFile: string, what: string): { release(): void };
+  /** Where every member of the zip at `path` lies, validated (headers inside the file, no overlaps), never extracted. */
+  zipDirectory(path: string): { members: ZipMember[]; fileSize: number };
   /** Swaps two existing paths in one step (renameat2 RENAME_EXCHANGE). */
   exchangePaths(a: string, b: string): void;
 }

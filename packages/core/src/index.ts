@@ -4,7 +4,7 @@
  * - {@link WeightkitError} and the {@link ERROR_CODES} table;
  * - dtypes ({@link dtypeInfo}), tensor descriptions and the validated {@link WeightCatalog};
  * - {@link NamedDataMap}s: zero-copy views of safetensors ({@link SafetensorsMap}, sharded:
- *   {@link ShardedSafetensorsMap}) and TensorFlow.js ({@link TfjsMap}) weights, opened by
+ *   {@link ShardedMap}), PyTorch checkpoints ({@link PyTorchMap}, never running their pickle) and TensorFlow.js ({@link TfjsMap}) weights, opened by
  *   {@link openNamedDataMap} from a file, a model folder or a Hugging Face hub cache;
  * - {@link BackendOptions}, the typed option registry;
  * - the {@link WeightsCache} contract (implemented by @weightkit/xnnpack-cache);
@@ -26,9 +26,9 @@ export {
   SafetensorsMap, SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, readSafetensorsHeader,
   readSafetensorsHeaderSync, safetensorsHeaderLength, type SafetensorsHeader, type SafetensorsOpenOptions,
 } from './safetensors.js';
-export {
-  ShardedSafetensorsMap, SAFETENSORS_INDEX_MAX_BYTES, parseSafetensorsIndex, type SafetensorsIndex,
-} from './safetensors-index.js';
+export { ShardedMap, SHARD_INDEX_MAX_BYTES, parseShardIndex, type ShardIndex, type ShardedOpenOptions } from './sharded.js';
+export { PyTorchMap, PYTORCH_MAX_PICKLE_BYTES, readPyTorchCatalogSync, type PyTorchOpenOptions } from './pytorch.js';
+export { TORCH_STORAGE_DTYPES, unpickleStateDict, type PickleValue, type TorchStorage, type TorchTensor } from './torch-pickle.js';
 export {
   type FolderOptions, hubBlobsOf, memberPath, modelPathIn, realPathOf,
 } from './model-paths.js';

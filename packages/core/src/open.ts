@@ -1,13 +1,14 @@
 /**
- * Core's formats in the registry: safetensors (one file, or a sharded
- * checkpoint's index) and TensorFlow.js.
+ * Core's formats in the registry: safetensors and PyTorch checkpoints (one
+ * file, or a sharded checkpoint's index) and TensorFlow.js.
  *
  * @module
  */
 import { type FileProbe, type OpenOptions, registerFormat } from './formats.js';
 import { BackendOptions, CORE_OPTIONS } from './options.js';
 import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsMap, type SafetensorsOpenOptions } from './safetensors.js';
-import { ShardedSafetensorsMap } from './safetensors-index.js';
+import { PyTorchMap } from './pytorch.js';
+import { ShardedMap } from './sharded.js';
 import { TfjsMap } from './tfjs.js';
 
 function isJsonSpace(c: number | undefined): boolean {
@@ -30,12 +31,21 @@ export function sniffSafetensors(p: FileProbe): number {
   return fits && firstNonSpace(p.head, 8) === 0x7b /* '{' */ ? 2 : named;
 }
 
-/** 2 for a JSON index whose weight_map names .safetensors shards; 1 for the name alone. */
-export function sniffSafetensorsIndex(p: FileProbe): number {
-  const named = p.path.endsWith('.safetensors.index.json') ? 1 : 0;
+/** How strongly `p` looks like a Hugging Face shard index whose shards end in `shard` (`.safetensors`, `.bin`): 2 by its content, 1 by its name. */
+function sniffIndex(p: FileProbe, shard: string): number {
+  const named = p.path.endsWith(`${shard}.index.json`) ? 1 : 0;
   if (p.isDirectory || firstNonSpace(p.head, 0) !== 0x7b /* '{' */) return 0;
   const text = Buffer.from(p.head.buffer, p.head.byteOffset, p.head.byteLength).toString('latin1');
-  return /"weight_map"\s*:/.test(text) && (named || /\.safetensors"/.test(text)) ? 2 : named;
+  return /"weight_map"\s*:/.test(text) && (named || text.includes(`${shard}"`)) ? 2 : named;
+}
+
+/** 2 for a torch.save zip (its first member is `<archive>/data.pkl`); 1 for a .bin/.pt/.pth name or a legacy pickle stream. */
+export function sniffPyTorch(p: FileProbe): number {
+  if (p.isDirectory) return 0;
+  const named = /\.(bin|pt|pth)$/.test(p.path) ? 1 : 0;
+  const zip = p.head.length >= 4 && p.head[0] === 0x50 && p.head[1] === 0x4b && p.head[2] === 3 && p.head[3] === 4;
+  if (zip && Buffer.from(p.head.buffer, p.head.byteOffset, p.head.byteLength).includes('/data.pkl')) return 2;
+  return named;
 }
 
 /** 2 for JSON that names weights (a manifest array, or a model.json with weightsManifest); 1 for other JSON. */
@@ -64,9 +74,23 @@ registerFormat({
 
 registerFormat({
   name: 'safetensors-sharded',
-  sniff: sniffSafetensorsIndex,
-  open: (path, o) => ShardedSafetensorsMap.open(path, mapOptions(o)),
-  openSync: (path, o) => ShardedSafetensorsMap.openSync(path, mapOptions(o)),
+  sniff: (p) => sniffIndex(p, '.safetensors'),
+  open: (path, o) => ShardedMap.open(path, mapOptions(o)),
+  openSync: (path, o) => ShardedMap.openSync(path, mapOptions(o)),
+});
+
+registerFormat({
+  name: 'pytorch',
+  sniff: sniffPyTorch,
+  open: (path, o) => PyTorchMap.open(path, mapOptions(o)),
+  openSync: (path, o) => PyTorchMap.openSync(path, mapOptions(o)),
+});
+
+registerFormat({
+  name: 'pytorch-sharded',
+  sniff: (p) => sniffIndex(p, '.bin'),
+  open: (path, o) => ShardedMap.open(path, mapOptions(o)),
+  openSync: (path, o) => ShardedMap.openSync(path, mapOptions(o)),
 });
 
 registerFormat({

@@ -10,6 +10,7 @@
 #include "weightkit/napi_helpers.hpp"
 #include "weightkit/path_lock.hpp"
 #include "weightkit/platform.hpp"
+#include "weightkit/zip.hpp"
 
 namespace {
 
@@ -166,11 +167,35 @@ Napi::Value exchange_paths(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// zipDirectory(path): where every member of a zip lies (validated, never
+// extracted): [{name, dataOffset, size, stored}], and the file's identity.
+Napi::Value zip_directory(const Napi::CallbackInfo& info) {
+  const std::string path = wn::Args(info, "zipDirectory(path)").path(0, "path");
+  auto src = wn::value_or_throw(info.Env(), weightkit::FileSource::open(path));
+  auto dir = wn::value_or_throw(info.Env(), weightkit::read_zip_directory(src));
+  Napi::Env env = info.Env();
+  auto list = Napi::Array::New(env, dir.members.size());
+  for (size_t i = 0; i < dir.members.size(); ++i) {
+    const weightkit::ZipMember& m = dir.members[i];
+    auto o = Napi::Object::New(env);
+    o.Set("name", m.name);
+    wn::set_number(o, "dataOffset", static_cast<double>(m.data_offset));
+    wn::set_number(o, "size", static_cast<double>(m.uncompressed_size));
+    o.Set("stored", Napi::Boolean::New(env, m.method == 0 && m.compressed_size == m.uncompressed_size));
+    list.Set(static_cast<uint32_t>(i), o);
+  }
+  auto out = Napi::Object::New(env);
+  out.Set("members", list);
+  wn::set_number(out, "fileSize", static_cast<double>(src.size()));
+  return out;
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   wn::register_class(env, "Mapping", Mapping::define(env));
   wn::register_class(env, "Lock", Lock::define(env));
   exports.Set("lockPath", Napi::Function::New(env, lock_path));
   exports.Set("exchangePaths", Napi::Function::New(env, exchange_paths));
+  exports.Set("zipDirectory", Napi::Function::New(env, zip_directory));
   exports.Set("setErrorClass", Napi::Function::New(env, wn::set_error_class));
   exports.Set("openMapping", Napi::Function::New(env, open_mapping));
   exports.Set("openMappingSync", Napi::Function::New(env, open_mapping_sync));

@@ -12,6 +12,7 @@
 
 #include "weightkit/byte_source.hpp"
 #include "weightkit/status.hpp"
+#include "weightkit/zip.hpp"
 
 namespace weightkit::aoti {
 
@@ -55,28 +56,11 @@ struct PayloadLayout {
 /// Applies the prefix-sum rule and validates every entry against it.
 Result<PayloadLayout> layout_payload(std::vector<ConstInfo> constants);
 
-// ---- zip (.pt2) --------------------------------------------------------
+// ---- zip (.pt2): core's reader ----------------------------------------
 
-struct ZipMember {
-  std::string name;
-  uint16_t method = 0;           // 0 stored, 8 deflated
-  uint16_t flags = 0;
-  uint64_t compressed_size = 0;
-  uint64_t uncompressed_size = 0;
-  uint64_t local_header_offset = 0;
-  uint64_t data_offset = 0;      // first byte of the member's data in the file
-  uint32_t crc32 = 0;
-};
-
-struct ZipDirectory {
-  std::vector<ZipMember> members;  // in central-directory order
-  bool zip64 = false;
-  const ZipMember* find(std::string_view name) const;
-};
-
-/// Reads and validates the central directory and every local header: all
-/// inside the file, data before the directory, members not overlapping.
-Result<ZipDirectory> read_zip_directory(const ByteSource& src);
+using weightkit::read_zip_directory;
+using weightkit::ZipDirectory;
+using weightkit::ZipMember;
 
 // ---- ELF ---------------------------------------------------------------
 

@@ -1,13 +1,46 @@
-// A read-only zip central-directory reader (zip64 included) that never
-// extracts: it only tells where each member's bytes are, after checking that
-// every header lies inside the file and no two members overlap.
+// weightkit/zip.hpp — a read-only zip central-directory reader (zip64
+// included) that never extracts: it only tells where each member's bytes
+// are, after checking that every header lies inside the file, data lies
+// before the directory and no two members overlap. One reader for every zip
+// weightkit opens: AOTInductor .pt2 packages and PyTorch checkpoints.
+#pragma once
+
 #include <algorithm>
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
-#include "weightkit/aoti/aoti.hpp"
+#include "weightkit/byte_source.hpp"
+#include "weightkit/status.hpp"
 
-namespace weightkit::aoti {
-namespace {
+namespace weightkit {
+
+struct ZipMember {
+  std::string name;
+  uint16_t method = 0;           // 0 stored, 8 deflated
+  uint16_t flags = 0;
+  uint64_t compressed_size = 0;
+  uint64_t uncompressed_size = 0;
+  uint64_t local_header_offset = 0;
+  uint64_t data_offset = 0;      // first byte of the member's data in the file
+  uint32_t crc32 = 0;
+};
+
+struct ZipDirectory {
+  std::vector<ZipMember> members;  // in central-directory order
+  bool zip64 = false;
+  const ZipMember* find(std::string_view name) const;
+};
+
+/// Reads and validates the central directory and every local header: all
+/// inside the file, data before the directory, members not overlapping.
+Result<ZipDirectory> read_zip_directory(const ByteSource& src);
+
+}  // namespace weightkit
+
+namespace weightkit {
+namespace zip_detail {
 
 constexpr uint32_t kEocdSig = 0x06054b50;
 constexpr uint32_t kZip64EocdSig = 0x06064b50;
@@ -18,7 +51,7 @@ constexpr size_t kEocdSize = 22;
 constexpr size_t kMaxComment = 0xffff;
 constexpr uint64_t kMaxMembers = 1u << 20;
 
-Status bad(const ByteSource& src, const std::string& msg) {
+inline Status bad(const ByteSource& src, const std::string& msg) {
   return Status(Code::kBadFormat, "zip '" + src.name() + "': " + msg);
 }
 
@@ -30,7 +63,7 @@ struct Eocd {
   bool zip64 = false;
 };
 
-Result<Eocd> find_eocd(const ByteSource& src) {
+inline Result<Eocd> find_eocd(const ByteSource& src) {
   const uint64_t size = src.size();
   if (size < kEocdSize) return bad(src, "file is too small to be a zip archive");
   const uint64_t tail = std::min<uint64_t>(size, kEocdSize + kMaxComment);
@@ -87,7 +120,7 @@ Result<Eocd> find_eocd(const ByteSource& src) {
 }
 
 // Applies a zip64 extended-information extra field to the fields that were 0xffffffff.
-Status apply_zip64_extra(const ByteSource& src, const std::string& extra, ZipMember& m, bool need_usize,
+inline Status apply_zip64_extra(const ByteSource& src, const std::string& extra, ZipMember& m, bool need_usize,
                          bool need_csize, bool need_offset) {
   size_t i = 0;
   while (i + 4 <= extra.size()) {
@@ -115,16 +148,17 @@ Status apply_zip64_extra(const ByteSource& src, const std::string& extra, ZipMem
   return Status::ok();
 }
 
-}  // namespace
+}  // namespace zip_detail
 
-const ZipMember* ZipDirectory::find(std::string_view name) const {
+inline const ZipMember* ZipDirectory::find(std::string_view name) const {
   for (const auto& m : members) {
     if (m.name == name) return &m;
   }
   return nullptr;
 }
 
-Result<ZipDirectory> read_zip_directory(const ByteSource& src) {
+inline Result<ZipDirectory> read_zip_directory(const ByteSource& src) {
+  using namespace zip_detail;
   auto eocd = find_eocd(src);
   if (!eocd.is_ok()) return eocd.status();
   const Eocd& e = eocd.value();
@@ -192,4 +226,5 @@ Result<ZipDirectory> read_zip_directory(const ByteSource& src) {
   return out;
 }
 
-}  // namespace weightkit::aoti
+}  // namespace weightkit
+

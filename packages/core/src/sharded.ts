@@ -1,28 +1,31 @@
 /**
- * {@link ShardedSafetensorsMap}: a sharded safetensors checkpoint
- * (`model.safetensors.index.json` and `model-00001-of-0000N.safetensors` ...)
- * as one {@link NamedDataMap}. Format: docs/formats/safetensors.md, "Sharded
- * checkpoints".
+ * {@link ShardedMap}: a sharded checkpoint as one {@link NamedDataMap}: the
+ * Hugging Face index (`model.safetensors.index.json` or
+ * `pytorch_model.bin.index.json`, `{"weight_map": {tensor: shard file}}`) and
+ * its shards, safetensors or PyTorch. Format: docs/formats/safetensors.md,
+ * "Sharded checkpoints".
  *
- * Every shard's header is read and validated at open (one catalog across the
- * shards, each entry's `storage` naming its shard); a shard's data is mapped
- * on first use and unmapped with the map. Views are zero-copy as with one file.
+ * Every shard's catalog is read and validated at open (one catalog across the
+ * shards, each entry's `storage` naming its shard); a shard is opened (mapped)
+ * on first use and closed with the map. Views are what the shard's own reader
+ * serves: zero-copy where it is.
  * @module
  */
 import { type TensorInfo, WeightCatalog } from './catalog.js';
 import type { TypedArray } from './dtype.js';
 import { WeightkitError, shown } from './errors.js';
 import { readRegularSync } from './files.js';
-import { FileMapping } from './mapping.js';
+import type { FileMappingOptions } from './mapping.js';
 import { memberPath, namedFolderOf, realPathOf } from './model-paths.js';
 import type { FileRange, NamedDataMap } from './named-data-map.js';
-import { type SafetensorsHeader, readSafetensorsHeaderSync, type SafetensorsOpenOptions } from './safetensors.js';
+import { PyTorchMap, readPyTorchCatalogSync } from './pytorch.js';
+import { SafetensorsMap, readSafetensorsHeaderSync } from './safetensors.js';
 
 /** Largest index file read (the Hub's largest are a few MiB). */
-export const SAFETENSORS_INDEX_MAX_BYTES = 64 * 1024 * 1024;
+export const SHARD_INDEX_MAX_BYTES = 64 * 1024 * 1024;
 
 /** A parsed index: which shard holds each tensor, in the index's order. */
-export interface SafetensorsIndex {
+export interface ShardIndex {
   readonly weightMap: ReadonlyMap<string, string>;
   /** `metadata` of the index, string values only (`total_size` is a number there and is checked, not kept). */
   readonly metadata: Readonly<Record<string, string>>;
@@ -30,11 +33,11 @@ export interface SafetensorsIndex {
 }
 
 function bad(path: string, message: string): WeightkitError {
-  return new WeightkitError('WK_BAD_FORMAT', `safetensors index '${path}': ${message}`);
+  return new WeightkitError('WK_BAD_FORMAT', `shard index '${path}': ${message}`);
 }
 
 /** Parses index JSON text: `{"metadata"?: {...}, "weight_map": {"<tensor>": "<shard file>"}}`. */
-export function parseSafetensorsIndex(text: string, path: string): SafetensorsIndex {
+export function parseShardIndex(text: string, path: string): ShardIndex {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -55,8 +58,7 @@ export function parseSafetensorsIndex(text: string, path: string): SafetensorsIn
     if (typeof metadata !== 'object' || Array.isArray(metadata)) throw bad(path, "'metadata' is not an object");
     for (const [k, v] of Object.entries(metadata as Record<string, unknown>)) {
       if (k === 'total_size') {
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(path, `metadata.total_size ${shown(v)} is not a byte count`);
-        totalSize = v;
+        if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) totalSize = v;
       } else if (typeof v === 'string') {
         kept[k] = v;
       }
@@ -65,55 +67,76 @@ export function parseSafetensorsIndex(text: string, path: string): SafetensorsIn
   return { weightMap, metadata: kept, ...(totalSize !== undefined ? { totalSize } : {}) };
 }
 
+/** How the shards of one kind of checkpoint are read. */
+interface ShardReader {
+  readonly format: 'safetensors-sharded' | 'pytorch-sharded';
+  /** The shard's catalog, read without mapping anything. */
+  catalogOf(real: string): WeightCatalog;
+  open(real: string, options: ShardedOpenOptions): NamedDataMap;
+}
+
+const READERS: Readonly<Record<'safetensors' | 'pytorch', ShardReader>> = {
+  safetensors: { format: 'safetensors-sharded', catalogOf: (real) => readSafetensorsHeaderSync(real).catalog, open: (real, o) => SafetensorsMap.openSync(real, o) },
+  pytorch: { format: 'pytorch-sharded', catalogOf: (real) => readPyTorchCatalogSync(real).catalog, open: (real, o) => PyTorchMap.openSync(real, o) },
+};
+
+/** Options for opening a sharded checkpoint (applied to every shard). */
+export type ShardedOpenOptions = Pick<FileMappingOptions, 'populate' | 'advice'>;
+
 interface Shard {
   /** The file name the index gives. */
   readonly name: string;
   /** Its real path (confined to the folder or the hub repository's blobs). */
   readonly real: string;
-  readonly header: SafetensorsHeader;
-  mapping?: FileMapping;
+  /** Its catalog as read at open. */
+  readonly catalog: WeightCatalog;
+  map?: NamedDataMap;
 }
 
 let warnedUnlisted = false;
 
-/** A sharded safetensors checkpoint as one zero-copy {@link NamedDataMap}. */
-export class ShardedSafetensorsMap implements NamedDataMap {
-  readonly format = 'safetensors-sharded' as const;
+/** A sharded checkpoint as one {@link NamedDataMap}. */
+export class ShardedMap implements NamedDataMap {
+  readonly format: 'safetensors-sharded' | 'pytorch-sharded';
   readonly path: string;
   readonly catalog: WeightCatalog;
   readonly metadata: Readonly<Record<string, string>>;
   readonly #shards: Map<string, Shard>;
-  readonly #options: SafetensorsOpenOptions;
+  readonly #reader: ShardReader;
+  readonly #options: ShardedOpenOptions;
   #closed = false;
 
-  private constructor(path: string, catalog: WeightCatalog, metadata: Record<string, string>, shards: Map<string, Shard>, options: SafetensorsOpenOptions) {
+  private constructor(path: string, reader: ShardReader, catalog: WeightCatalog, metadata: Record<string, string>, shards: Map<string, Shard>, options: ShardedOpenOptions) {
+    this.format = reader.format;
     this.path = path;
+    this.#reader = reader;
     this.catalog = catalog;
     this.metadata = metadata;
     this.#shards = shards;
     this.#options = options;
   }
 
-  /** Reads the index and every shard's header (nothing is mapped until a tensor is read). */
-  static async open(path: string, options: SafetensorsOpenOptions = {}): Promise<ShardedSafetensorsMap> {
-    return ShardedSafetensorsMap.openSync(path, options);
+  /** Reads the index and every shard's catalog (nothing is mapped until a tensor is read). */
+  static async open(path: string, options: ShardedOpenOptions = {}): Promise<ShardedMap> {
+    return ShardedMap.openSync(path, options);
   }
 
-  /** Synchronous {@link ShardedSafetensorsMap.open}. */
-  static openSync(path: string, options: SafetensorsOpenOptions = {}): ShardedSafetensorsMap {
-    const index = parseSafetensorsIndex(readRegularSync(realPathOf(path), SAFETENSORS_INDEX_MAX_BYTES, 'safetensors index').toString('utf8'), path);
+  /** Synchronous {@link ShardedMap.open}. */
+  static openSync(path: string, options: ShardedOpenOptions = {}): ShardedMap {
+    const index = parseShardIndex(readRegularSync(realPathOf(path), SHARD_INDEX_MAX_BYTES, 'shard index').toString('utf8'), path);
     const folder = namedFolderOf(path);
+    const kinds = new Set([...index.weightMap.values()].map((f) => (f.endsWith('.safetensors') ? 'safetensors' : 'pytorch')));
+    if (kinds.size > 1) throw bad(path, 'mixes safetensors and PyTorch shards');
+    const reader = READERS[[...kinds][0] === 'safetensors' || kinds.size === 0 ? 'safetensors' : 'pytorch'];
     const shards = new Map<string, Shard>();
     for (const name of new Set(index.weightMap.values())) {
       const real = memberPath(folder, name, `shard of '${path}'`);
-      shards.set(name, { name, real, header: readSafetensorsHeaderSync(real) });
+      shards.set(name, { name, real, catalog: reader.catalogOf(real) });
     }
     const entries = new Map<string, TensorInfo>();
-    let total = 0;
     let unlisted = 0;
     for (const shard of shards.values()) {
-      total += shard.header.dataLength;
-      for (const t of shard.header.catalog) {
+      for (const t of shard.catalog) {
         const listed = index.weightMap.get(t.name);
         if (listed === undefined) {
           unlisted++;
@@ -129,9 +152,6 @@ export class ShardedSafetensorsMap implements NamedDataMap {
     for (const [name, shard] of index.weightMap) {
       if (!entries.has(name)) throw new WeightkitError('WK_BAD_FORMAT', `the index '${path}' places tensor '${name}' in '${shard}', which does not hold it`);
     }
-    if (index.totalSize !== undefined && index.totalSize > total) {
-      throw new WeightkitError('WK_BAD_FORMAT', `the index '${path}' says the tensors take ${index.totalSize} bytes, its shards hold ${total}`);
-    }
     if (unlisted > 0 && !warnedUnlisted) {
       // transformers ignores them too; say so once per process.
       warnedUnlisted = true;
@@ -139,7 +159,7 @@ export class ShardedSafetensorsMap implements NamedDataMap {
     }
     // Index order, as the file lists the tensors.
     const ordered = new Map([...index.weightMap.keys()].map((n) => [n, entries.get(n)!]));
-    return new ShardedSafetensorsMap(path, WeightCatalog.adopt(ordered), { ...index.metadata }, shards, options);
+    return new ShardedMap(path, reader, WeightCatalog.adopt(ordered), { ...index.metadata }, shards, options);
   }
 
   /** The shard files, as the index names them, in the order it first names them. */
@@ -147,11 +167,23 @@ export class ShardedSafetensorsMap implements NamedDataMap {
     return [...this.#shards.keys()];
   }
 
-  #mapped(t: TensorInfo): { shard: Shard; mapping: FileMapping } {
-    if (this.#closed) throw new WeightkitError('WK_CLOSED', `the sharded safetensors map of '${this.path}' was closed; reopen it`);
+  /** The open map of the shard holding `name` (opened on first use, checked against the catalog read at open). */
+  #shardOf(name: string): NamedDataMap {
+    if (this.#closed) throw new WeightkitError('WK_CLOSED', `the sharded map of '${this.path}' was closed; reopen it`);
+    const t = this.catalog.get(name);
     const shard = this.#shards.get(t.storage!)!;
-    shard.mapping ??= FileMapping.openSync(shard.real, { ...this.#options, offset: shard.header.dataOffset, length: shard.header.dataLength });
-    return { shard, mapping: shard.mapping };
+    if (!shard.map) {
+      const map = this.#reader.open(shard.real, this.#options);
+      for (const before of shard.catalog) {
+        const now = map.catalog.has(before.name) ? map.info(before.name) : undefined;
+        if (!now || now.byteOffset !== before.byteOffset || now.byteLength !== before.byteLength || now.dtype !== before.dtype) {
+          map.close();
+          throw new WeightkitError('WK_BAD_FORMAT', `shard '${shard.real}' changed since '${this.path}' was opened; open it again`);
+        }
+      }
+      shard.map = map;
+    }
+    return shard.map;
   }
 
   keys(): string[] {
@@ -163,31 +195,27 @@ export class ShardedSafetensorsMap implements NamedDataMap {
   }
 
   bytes(name: string): Uint8Array {
-    const t = this.catalog.get(name);
-    return this.#mapped(t).mapping.bytes(t.byteOffset, t.byteLength);
+    return this.#shardOf(name).bytes(name);
   }
 
   get(name: string): TypedArray {
-    const t = this.catalog.get(name);
-    return this.#mapped(t).mapping.typed(t.dtype, t.byteOffset, t.byteLength);
+    return this.#shardOf(name).get(name);
   }
 
-  location(name: string): FileRange {
-    const t = this.catalog.get(name);
-    const { shard, mapping } = this.#mapped(t);
-    return { path: shard.real, offset: shard.header.dataOffset + t.byteOffset, length: t.byteLength, fileId: mapping.fileId! };
+  location(name: string): FileRange | undefined {
+    return this.#shardOf(name).location?.(name);
   }
 
-  /** How many shards are mapped now (they are mapped on first use). */
+  /** How many shards are open now (they are opened on first use). */
   get mappedShards(): number {
     let n = 0;
-    for (const s of this.#shards.values()) if (s.mapping) n++;
+    for (const s of this.#shards.values()) if (s.map) n++;
     return n;
   }
 
   get copiedBytes(): number {
     let n = 0;
-    for (const s of this.#shards.values()) n += s.mapping?.copiedBytes ?? 0;
+    for (const s of this.#shards.values()) n += s.map?.copiedBytes ?? 0;
     return n;
   }
 
@@ -199,8 +227,8 @@ export class ShardedSafetensorsMap implements NamedDataMap {
     if (this.#closed) return;
     this.#closed = true;
     for (const s of this.#shards.values()) {
-      s.mapping?.close();
-      s.mapping = undefined;
+      s.map?.close();
+      s.map = undefined;
     }
   }
 
