@@ -8,13 +8,14 @@ import { printJson, printable, setQuiet } from './cli/output.js';
 import { aoti } from './commands/aoti.js';
 import { bench } from './commands/bench.js';
 import { cache } from './commands/cache.js';
+import { convert } from './commands/convert.js';
 import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { offload } from './commands/offload.js';
 import { synth } from './commands/synth.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [inspect, synth, cache, aoti, offload, bench, demo];
+export const COMMANDS: readonly Command[] = [inspect, convert, synth, cache, aoti, offload, bench, demo];
 
 /** The version of @weightkit/tools (what `weightkit --version` prints). */
 export const VERSION: string = (createRequire(import.meta.url)('@weightkit/tools/package.json') as { version: string }).version;

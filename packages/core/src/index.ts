@@ -26,6 +26,7 @@ export {
   SafetensorsMap, SAFETENSORS_MAX_HEADER_BYTES, parseSafetensorsHeader, readSafetensorsHeader,
   readSafetensorsHeaderSync, safetensorsHeaderLength, type SafetensorsHeader, type SafetensorsOpenOptions,
 } from './safetensors.js';
+export { convertToSafetensors, type ConvertOptions, type ConvertResult } from './convert.js';
 export { ShardedMap, SHARD_INDEX_MAX_BYTES, parseShardIndex, type ShardIndex, type ShardedOpenOptions } from './sharded.js';
 export { PyTorchMap, PYTORCH_MAX_PICKLE_BYTES, readPyTorchCatalogSync, type PyTorchOpenOptions } from './pytorch.js';
 export { TORCH_STORAGE_DTYPES, unpickleStateDict, type PickleValue, type TorchStorage, type TorchTensor } from './torch-pickle.js';

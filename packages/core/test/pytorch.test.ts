@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PyTorchMap, ShardedMap, WeightkitError, openNamedDataMapSync, unpickleStateDict } from '@weightkit/core';
+import { PyTorchMap, ShardedMap, WeightkitError, convertToSafetensors, openNamedDataMapSync, unpickleStateDict } from '@weightkit/core';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('wk-pytorch-');
@@ -22,7 +22,7 @@ const requireTorch = process.env.WEIGHTKIT_REQUIRE_TORCH === '1';
 interface Expected { path: string; tensors: Record<string, { dtype: string; shape: number[]; bytes: string }> }
 
 describe('torch.save files read as torch.load reads them', () => {
-  it.runIf(hasTorch || requireTorch)('every tensor of every case: names, dtypes, shapes and bytes (the oracle: python3-torch)', () => {
+  it.runIf(hasTorch || requireTorch)('every tensor of every case: names, dtypes, shapes and bytes (the oracle: python3-torch), and convert --to safetensors', async () => {
     expect(hasTorch, `python3-torch is required here (${DEBIAN_PYTHON} -c 'import torch' failed); apt-get install python3-torch`).toBe(true);
     const out = join(dir, 'oracle');
     mkdirSync(out);
@@ -56,6 +56,31 @@ describe('torch.save files read as torch.load reads them', () => {
     expect(sharded.shards).toHaveLength(3);
     expect(sharded.mappedShards).toBe(0);
     sharded.close();
+
+    // convert --to safetensors: every tensor torch.load returns, in one file or in shards with an index.
+    for (const [key, want] of Object.entries(files)) {
+      const source = openNamedDataMapSync(want.path);
+      const names = Object.keys(want.tensors).filter((n) => want.tensors[n]!.dtype !== 'complex128'); // safetensors has no C128
+      const subset = key.startsWith('dtypes') ? undefined : source;
+      if (!subset) {
+        source.close();
+        continue;
+      }
+      const out = join(dir, `${key}.safetensors`);
+      await convertToSafetensors(subset, out, key === 'sharded' ? { maxShardBytes: 2500 } : {});
+      source.close();
+      const back = openNamedDataMapSync(key === 'sharded' ? join(dir, 'sharded.safetensors.index.json') : out);
+      expect(back.format).toBe(key === 'sharded' ? 'safetensors-sharded' : 'safetensors');
+      expect(back.keys()).toEqual(names);
+      for (const name of names) expect(Buffer.from(back.bytes(name)).equals(Buffer.from(want.tensors[name]!.bytes, 'base64')), `${key} ${name}`).toBe(true);
+      if (key !== 'sharded') expect(back.metadata.format).toBe('pt');
+      back.close();
+    }
+    expect((openNamedDataMapSync(join(dir, 'sharded.safetensors.index.json')) as ShardedMap).shards).toHaveLength(3);
+    // A dtype safetensors cannot store is refused, naming the tensor.
+    const dtypes = openNamedDataMapSync(files['dtypes-p2.pt']!.path);
+    await expect(convertToSafetensors(dtypes, join(dir, 'c128.safetensors'))).rejects.toMatchObject({ code: 'WK_UNSUPPORTED', message: expect.stringMatching(/t_complex128' is complex128/) });
+    dtypes.close();
   });
 });
 
