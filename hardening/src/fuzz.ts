@@ -3,7 +3,8 @@
  * Native parsers: the libFuzzer programs CMake declares (kind "fuzz"), built
  * with clang and ASan+UBSan in build-fuzz/ (-DWEIGHTKIT_FUZZ=ON), started
  * from a scratch copy of hardening/corpus/<target>/ plus every committed
- * regression. JavaScript parsers (safetensors header, TF.js manifest): a
+ * regression. JavaScript parsers (safetensors header, TF.js manifest, the
+ * PyTorch checkpoint unpickler): a
  * mutation fuzzer here, where anything thrown that is not a WeightkitError is
  * a finding. Findings go to build-fuzz/findings/; once fixed, a finding is
  * copied to hardening/regressions/<target>/ and replayed by every later run.
@@ -13,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { WeightCatalog, WeightkitError, parseSafetensorsHeader, parseTfjsManifest } from '@weightkit/core';
+import { WeightCatalog, WeightkitError, parseSafetensorsHeader, parseTfjsManifest, unpickleStateDict } from '@weightkit/core';
 import { NATIVE_PACKAGES } from '@weightkit/tools';
 import { suiteArgs } from './args.js';
 import { buildPrograms } from './cmake.js';
@@ -149,6 +150,13 @@ if (!args.only || args.only === 'tfjs_manifest') {
     }
     const parsed = parseTfjsManifest(json, '/models/m/model.json');
     new WeightCatalog(parsed.entries, { bounds: Object.fromEntries(parsed.groups.map((g, i) => [g.storage, parsed.groupBytes[i]!])) });
+  });
+}
+if (!args.only || args.only === 'torch_pickle') {
+  // Seeds: the data.pkl of torch.save files written by python3-torch (every
+  // dtype, views, a module state dict, nested dicts; protocols 2 to 5).
+  fuzzJs('torch_pickle', (input) => {
+    unpickleStateDict(input);
   });
 }
 process.exit(report.finish(args));

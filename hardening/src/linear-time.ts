@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSafetensorsHeader, parseTfjsManifest } from '@weightkit/core';
+import { parseSafetensorsHeader, parseTfjsManifest, unpickleStateDict } from '@weightkit/core';
 import { parseConstantsInfo } from '@weightkit/aoti-blob';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
 
@@ -56,6 +56,18 @@ const PARSERS: Parser[] = [
       return Array.from({ length: n }, (_, i) => one(i)).join('');
     },
     parse: (text) => parseConstantsInfo(text as string),
+  },
+  {
+    parser: 'PyTorch pickle, a state dict of many tensors sharing memoized storages',
+    make: (bytes) => {
+      // Tensor i: key, _rebuild_tensor_v2 (memoized: BINGET 1) on storage '0' (BINGET 2), offset i, size (1,), stride (1,).
+      const head = Buffer.from('\x80\x02}q\x00(X\x01\x00\x00\x00actorch._utils\n_rebuild_tensor_v2\nq\x01((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuJ\x00\x00\x00\x01tq\x02QK\x00K\x01\x85K\x01\x85\x89}tR', 'latin1');
+      const one = (i: number) => Buffer.concat([Buffer.from('X\x08\x00\x00\x00', 'latin1'), Buffer.from(`t${String(i).padStart(7, '0')}`), Buffer.from('h\x01(h\x02Q', 'latin1'),
+        Buffer.from([0x4a, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, 0]), Buffer.from('K\x01\x85K\x01\x85\x89}tR', 'latin1')]);
+      const n = Math.floor(bytes / one(0).length);
+      return Buffer.concat([head, ...Array.from({ length: n }, (_, i) => one(i)), Buffer.from('u.', 'latin1')]);
+    },
+    parse: (b) => unpickleStateDict(b as Buffer),
   },
   {
     parser: 'XPWC, a file full of fake footers (backward scan)',
