@@ -6,6 +6,7 @@
  * @module
  */
 import { aotiReport, runAotiBench } from './aoti.js';
+import { layoutsReport, runLayoutsBench } from './layouts.js';
 import type { BenchPage } from './lib.js';
 import { offloadReport, runOffloadBench } from './offload.js';
 import { runTfjsBench, tfjsReport } from './tfjs.js';
@@ -59,6 +60,14 @@ export const BENCHMARKS: readonly Benchmark[] = [
     async run(o) {
       const r = await runOffloadBench({ ...opt(o), ...(o.runs ? { passes: o.runs } : {}), ...(o.device ? { device: o.device } : {}) });
       return { page: offloadReport(r), checks: { ...r.result.checks, mixedSizes: r.result.mixedSizes.checks } };
+    },
+  },
+  {
+    name: 'layouts', defaultSizeBytes: GiB,
+    describe: 'models as they lie on disk: open a 4-shard sparse 12 GiB snapshot and list\n  its catalog; a --size (default 1GiB) pytorch_model.bin written by torch.save:\n  open + every page vs torch.load (python3-torch), convert --to safetensors vs\n  a plain copy; --runs runs each (default 5).',
+    async run(o) {
+      const r = await runLayoutsBench({ ...opt(o), ...(o.runs ? { runs: o.runs } : {}) });
+      return { page: layoutsReport(r), checks: r.checks };
     },
   },
   {
