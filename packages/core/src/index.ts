@@ -29,7 +29,7 @@ export {
 export { convertToSafetensors, type ConvertOptions, type ConvertResult } from './convert.js';
 export { ShardedMap, SHARD_INDEX_MAX_BYTES, parseShardIndex, type ShardIndex, type ShardedOpenOptions } from './sharded.js';
 export { PyTorchMap, PYTORCH_MAX_PICKLE_BYTES, readPyTorchCatalogSync, type PyTorchOpenOptions } from './pytorch.js';
-export { TORCH_STORAGE_DTYPES, unpickleStateDict, type PickleValue, type TorchStorage, type TorchTensor } from './torch-pickle.js';
+export { TORCH_STORAGE_DTYPES, unpickleStateDict, type PickleValue, type TorchGlobal, type TorchStorage, type TorchTensor } from './torch-pickle.js';
 export {
   type FolderOptions, hubBlobsOf, memberPath, modelPathIn, realPathOf,
 } from './model-paths.js';

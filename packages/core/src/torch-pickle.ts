@@ -44,12 +44,14 @@ export interface TorchTensor {
 }
 
 /** What the unpickler builds: tensors, storages, dicts (Maps), tuples and lists (arrays), scalars. */
-export type PickleValue = TorchTensor | TorchStorage | Map<PickleValue, PickleValue> | PickleValue[] | string | number | bigint | boolean | null | Uint8Array | Global;
+export type PickleValue = TorchTensor | TorchStorage | Map<PickleValue, PickleValue> | PickleValue[] | string | number | bigint | boolean | null | Uint8Array | TorchGlobal;
 
-interface Global {
+/** A global the pickle loaded (one of the few allowed): `module name`. */
+export interface TorchGlobal {
   readonly kind: 'global';
   readonly name: string;
 }
+
 
 /** The names GLOBAL may load: what a state dict's pickle needs. */
 const ORDERED_DICT = 'collections OrderedDict';
@@ -69,7 +71,7 @@ function refuse(message: string): WeightkitError {
 }
 
 function isGlobal(v: unknown, name: string): boolean {
-  return typeof v === 'object' && v !== null && (v as Global).kind === 'global' && (v as Global).name === name;
+  return typeof v === 'object' && v !== null && (v as TorchGlobal).kind === 'global' && (v as TorchGlobal).name === name;
 }
 
 function isSafeCount(v: unknown): v is number {
@@ -97,7 +99,7 @@ function rebuildTensor(args: PickleValue[]): TorchTensor {
 function persistentStorage(pid: PickleValue): TorchStorage {
   if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') throw refuse(`persistent id ${shown(pid)} is not a storage reference`);
   const [, type, key, , numel] = pid;
-  const name = typeof type === 'object' && type !== null && (type as Global).kind === 'global' ? (type as Global).name : '';
+  const name = typeof type === 'object' && type !== null && (type as TorchGlobal).kind === 'global' ? (type as TorchGlobal).name : '';
   const dtype = TORCH_STORAGE_DTYPES[name.slice(6)];
   if (!name.startsWith('torch ') || !dtype) throw refuse(`a storage of type ${shown(name || type)} is not one weightkit reads`);
   if (typeof key !== 'string' || !/^[A-Za-z0-9_]+$/.test(key)) throw refuse(`storage key ${shown(key)} is not a member name`);
@@ -165,7 +167,7 @@ export function unpickleStateDict(bytes: Uint8Array): PickleValue {
     p++;
     return s;
   };
-  const global = (name: string): Global => {
+  const global = (name: string): TorchGlobal => {
     if (!allowedGlobal(name)) throw refuse(`refused to load global '${name.replace(' ', '.')}': a weights file needs only tensors and dicts (it may run code in torch.load)`);
     return { kind: 'global', name };
   };
