@@ -1,6 +1,7 @@
 // Every command that takes a <model> takes a hub repository folder holding a
 // sharded checkpoint (issue 19): inspect, offload plan and run, cache pack,
 // aoti convert, and the bytes each produces are the shards' bytes.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AotiWeights } from '@weightkit/aoti-blob';
@@ -57,6 +58,28 @@ describe('a sharded checkpoint in a hub cache, through every backend', () => {
     expect(r.code, r.stderr).toBe(0);
     const w = await AotiWeights.open(out);
     expect([...w.get('b.weight') as Float32Array].slice(0, 3)).toEqual(values(2).slice(0, 3).map(Math.fround));
+    w.close();
+  });
+});
+
+describe('a pytorch_model.bin (written by the real torch.save) through every backend', () => {
+  const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch']).status === 0;
+  it.runIf(hasTorch || process.env.WEIGHTKIT_REQUIRE_TORCH === '1')('inspect, offload plan, cache pack and aoti convert read it; the bytes are torch\'s', async () => {
+    expect(hasTorch, 'python3-torch is required here').toBe(true);
+    const bin = join(dir, 'pytorch_model.bin');
+    const r = spawnSync('/usr/bin/python3', ['-c', `import sys, torch\ntorch.save({'a.weight': torch.arange(4096.).reshape(64, 64), 'b.weight': torch.ones(64, 64) * 2}, sys.argv[1])`, bin], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const inspect = weightkit('inspect', bin, '--json');
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(JSON.parse(inspect.stdout).format).toBe('pytorch');
+    expect(weightkit('offload', 'plan', bin, '--budget-mb', '1').code).toBe(0);
+    const cache = join(dir, 'bin.xpwc');
+    expect(weightkit('cache', 'pack', bin, '--cache', cache).code).toBe(0);
+    expect((await PackedWeightsCache.inspectFile(cache)).entries.map((e) => e.name)).toEqual(expect.arrayContaining(['a.weight', 'b.weight']));
+    const pt2 = join(dir, 'bin.pt2');
+    expect(weightkit('aoti', 'convert', bin, '--out', pt2).code).toBe(0);
+    const w = await AotiWeights.open(pt2);
+    expect([...(w.get('a.weight') as Float32Array).slice(0, 3)]).toEqual([0, 1, 2]);
     w.close();
   });
 });
