@@ -51,16 +51,18 @@ export async function main(argv: string[]): Promise<number> {
   const quiet = argv.includes('--quiet') || argv.includes('-q');
   setQuiet(quiet);
   if (quiet) process.removeAllListeners('warning');
-  const args = argv.filter((a) => a !== '--quiet' && a !== '-q');
-  const json = args.includes('--json');
-  const [name, ...rest] = args;
+  // Global flags count anywhere on the line: `weightkit --json inspect m` is `weightkit inspect m --json`.
+  const json = argv.includes('--json');
+  const words = argv.filter((a) => a !== '--quiet' && a !== '-q' && a !== '--json');
+  const [name, ...others] = words;
+  const rest = json ? [...others, '--json'] : others;
   if (name === '--version' || name === '-V' || name === 'version') {
     process.stdout.write(json ? JSON.stringify({ version: VERSION }) + '\n' : `weightkit ${VERSION}\n`);
     return 0;
   }
   if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     process.stdout.write(help() + '\n');
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const wanted = name === 'help' ? rest[0]! : name;
   const command = COMMANDS.find((c) => c.name === wanted);

@@ -158,3 +158,34 @@ describe('weightkit demo', () => {
     expect(r.stdout).toMatch(/ssd_mobilenetv1_model-weights_manifest\.json\s+151/);
   });
 });
+
+describe('one set of CLI habits (issue 20)', () => {
+  const model = join(dir, 'habits.safetensors');
+  it('global flags anywhere on the line; no arguments is help on stdout with exit 0', () => {
+    expect(weightkit('synth', '--size', '1MiB', '--out', model).code).toBe(0);
+    const before = weightkit('--json', 'inspect', model);
+    const after = weightkit('inspect', model, '--json');
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toBe(after.stdout);
+    expect(weightkit('-q', 'offload', 'plan', '--json', model, '--budget-mb', '1').code).toBe(0);
+    const none = weightkit();
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/^usage: weightkit <command>/);
+  });
+
+  it('suggestions for unknown subcommands at every level', () => {
+    expect(weightkit('cache', 'pak').stderr).toContain("unknown cache command 'pak' (did you mean 'pack'?)");
+    expect(weightkit('offload', 'pln').stderr).toContain("(did you mean 'plan'?)");
+    expect(weightkit('offload', 'plan', model, '--budjet', '16MiB').stderr).toContain("(did you mean '--budget'?)");
+  });
+
+  it('offload takes --budget with units (--budget-mb kept, not both) and run takes --objective', () => {
+    const units = JSON.parse(weightkit('offload', 'plan', model, '--budget', '1MiB', '--json').stdout) as { budgetBytes: number };
+    const mb = JSON.parse(weightkit('offload', 'plan', model, '--budget-mb', '1', '--json').stdout) as { budgetBytes: number };
+    expect(units.budgetBytes).toBe(mb.budgetBytes);
+    expect(weightkit('offload', 'plan', model, '--budget', '1MiB', '--budget-mb', '1').stderr).toMatch(/not both/);
+    const run = weightkit('offload', 'run', model, '--budget', '1MiB', '--passes', '2', '--device', 'emu', '--objective', 'fewest-bytes', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(weightkit('offload', 'run', model, '--budget', '1MiB', '--passes', '2', '--device', 'emu', '--objective', 'cheap').stderr).toMatch(/--objective must be fastest or fewest-bytes/);
+  });
+});

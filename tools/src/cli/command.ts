@@ -1,5 +1,5 @@
 /** The shape of one CLI command module, and commands made of subcommands. @module */
-import { UsageError } from './args.js';
+import { UsageError, suggestion } from './args.js';
 
 export interface Command {
   /** Word(s) after `weightkit`, e.g. `inspect`. */
@@ -29,7 +29,7 @@ export function withSubcommands(
     async run(argv) {
       const [sub, ...rest] = argv;
       const run = sub !== undefined && Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;
-      if (!run) throw new UsageError(sub ? `unknown ${name} command '${sub}'` : `missing ${name} command`, usage);
+      if (!run) throw new UsageError(sub ? `unknown ${name} command '${sub}'${suggestion(sub, Object.keys(subcommands))}` : `missing ${name} command`, usage);
       return run(rest);
     },
   };

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { WeightkitError, fileFootprint, readFootprint } from '@weightkit/core';
-import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { type CacheStats, PackedWeightsCache } from '@weightkit/xnnpack-cache';
 import { parse, parsePositiveInt, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
@@ -31,7 +31,8 @@ export interface CachePackJson {
   packed: number;
   hits: number;
   fileBytes: number;
-  heapFallbackBytes: number;
+  /** Bytes packed on the heap instead of the file, by reason: the same object as the API's `stats().heapFallbackBytes`. */
+  heapFallbackBytes: CacheStats['heapFallbackBytes'];
   millis: number;
   footprint?: { rss: number; privateDirty: number; sharedDirty: number; privateClean: number; sharedClean: number };
 }
@@ -62,7 +63,7 @@ async function pack(argv: string[]): Promise<number | void> {
     const s = cache.stats();
     const doc: CachePackJson = {
       entries: r.entries, packed: r.packed, hits: r.hits, fileBytes: s.fileBytes,
-      heapFallbackBytes: Object.values(s.heapFallbackBytes).reduce((a, b) => a + b, 0),
+      heapFallbackBytes: { ...s.heapFallbackBytes },
       millis: Number((performance.now() - t0).toFixed(3)),
     };
     if (values.footprint) {
@@ -82,7 +83,7 @@ async function pack(argv: string[]): Promise<number | void> {
     if (values.json) return printJson(doc);
     process.stdout.write(
       `${values.cache}: ${r.entries} weights, ${r.packed} packed (${formatBytes(r.packedBytes)}), ${r.hits} found in the cache; ` +
-        `file ${formatBytes(s.fileBytes)}, heap fallback ${formatBytes(doc.heapFallbackBytes)}, ${doc.millis.toFixed(1)} ms\n`,
+        `file ${formatBytes(s.fileBytes)}, heap fallback ${formatBytes(Object.values(doc.heapFallbackBytes).reduce((a, b) => a + b, 0))}, ${doc.millis.toFixed(1)} ms\n`,
     );
   } finally {
     cache.close();

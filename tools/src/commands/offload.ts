@@ -1,14 +1,17 @@
 /** `weightkit offload plan|run`. @module */
 import { WeightkitError } from '@weightkit/core';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
-import { parse, parseNumber, parsePositiveInt, positionals } from '../cli/args.js';
+import { parse, parseNumber, parsePositiveInt, parseSize, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
 import { MODEL_OPTIONS, MODEL_USAGE, openWeights } from '../open-weights.js';
 
-const usage = `usage: weightkit offload plan <model> --budget-mb N [--json]
-       weightkit offload run <model> --budget-mb N --passes P [--device auto|cuda|emu] [--policy next-use|lru]
+const usage = `usage: weightkit offload plan <model> (--budget <size> | --budget-mb N) [--json]
+       weightkit offload run <model> (--budget <size> | --budget-mb N) --passes P [--device auto|cuda|emu]
+                             [--policy next-use|lru] [--objective fastest|fewest-bytes]
                              [--prefetch-mb N] [--compute-us N] [--compute-us-per-mib N] [--h2d-gbps N] [--json]
+
+--budget takes units (16GiB, 512MiB, 1.5GB); --budget-mb a number of MiB (2^20 bytes).
 
 plan: {budgetBytes, floorBytes, totalBytes, lowerBoundBytesPerPass, plannedBytesPerPass}
 run:  a decode-style loop (acquire each weight in schedule order, a compute step of
@@ -27,16 +30,22 @@ const RANGES = {
 };
 const MAX_PASSES = 1e9;
 
-function budget(text: string | undefined): number {
-  return parseNumber(text, '--budget-mb', RANGES.budgetMb);
-}
-
 const MiB = 2 ** 20;
 
+/** The budget in MiB, from --budget (a size with units) or --budget-mb (MiB), exactly one of them. */
+function budget(values: { budget?: string | undefined; 'budget-mb'?: string | undefined }): number {
+  if (values.budget !== undefined && values['budget-mb'] !== undefined) throw new WeightkitError('WK_BAD_ARGUMENT', 'give --budget or --budget-mb, not both');
+  if (values.budget !== undefined) return parseSize(values.budget, '--budget') / MiB;
+  if (values['budget-mb'] === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', '--budget (e.g. 16GiB) or --budget-mb is required');
+  return parseNumber(values['budget-mb'], '--budget-mb', RANGES.budgetMb);
+}
+
+const BUDGET_OPTIONS = { budget: { type: 'string' }, 'budget-mb': { type: 'string' } } as const;
+
 async function planCommand(argv: string[]): Promise<void> {
-  const { values, positionals: pos } = parse(argv, { 'budget-mb': { type: 'string' }, json: { type: 'boolean' }, ...MODEL_OPTIONS }, usage);
+  const { values, positionals: pos } = parse(argv, { ...BUDGET_OPTIONS, json: { type: 'boolean' }, ...MODEL_OPTIONS }, usage);
   const [model] = positionals(pos, 1, usage);
-  const mb = budget(values['budget-mb']);
+  const mb = budget(values);
   const map = await openWeights(model!, values);
   try {
     const p = plan(map, undefined, mb);
@@ -65,22 +74,26 @@ export interface OffloadRunJson {
 
 async function runCommand(argv: string[]): Promise<void> {
   const { values, positionals: pos } = parse(argv, {
-    'budget-mb': { type: 'string' }, passes: { type: 'string' }, device: { type: 'string', default: 'auto' },
-    policy: { type: 'string', default: 'next-use' }, 'prefetch-mb': { type: 'string' }, 'compute-us': { type: 'string' },
+    ...BUDGET_OPTIONS, passes: { type: 'string' }, device: { type: 'string', default: 'auto' },
+    policy: { type: 'string', default: 'next-use' }, objective: { type: 'string' }, 'prefetch-mb': { type: 'string' }, 'compute-us': { type: 'string' },
     'compute-us-per-mib': { type: 'string' }, 'h2d-gbps': { type: 'string' }, json: { type: 'boolean' }, ...MODEL_OPTIONS,
   }, usage);
   const [model] = positionals(pos, 1, usage);
-  const mb = budget(values['budget-mb']);
+  const mb = budget(values);
   if (!values.passes) throw new WeightkitError('WK_BAD_ARGUMENT', '--passes is required');
   const passes = parsePositiveInt(values.passes, '--passes', MAX_PASSES);
   const device = values.device as string;
   if (!['auto', 'cuda', 'emu'].includes(device)) throw new WeightkitError('WK_BAD_ARGUMENT', `--device must be auto, cuda or emu, got '${device}'`);
   const policy = values.policy as string;
   if (policy !== 'next-use' && policy !== 'lru') throw new WeightkitError('WK_BAD_ARGUMENT', `--policy must be next-use or lru, got '${policy}'`);
+  const objective = values.objective;
+  if (objective !== undefined && objective !== 'fastest' && objective !== 'fewest-bytes') {
+    throw new WeightkitError('WK_BAD_ARGUMENT', `--objective must be fastest or fewest-bytes, got '${objective}'`);
+  }
   const map = await openWeights(model!, values);
   try {
     const rt = await OffloadRuntime.create({
-      weights: map, budgetMb: mb, device: device as 'auto' | 'cuda' | 'emu', policy,
+      weights: map, budgetMb: mb, device: device as 'auto' | 'cuda' | 'emu', policy, ...(objective !== undefined ? { objective } : {}),
       computeUsPerStep: parseNumber(values['compute-us'], '--compute-us', RANGES.us, 20),
       computeUsPerMiB: parseNumber(values['compute-us-per-mib'], '--compute-us-per-mib', RANGES.us, 40),
       ...(values['prefetch-mb'] !== undefined ? { prefetchMb: parseNumber(values['prefetch-mb'], '--prefetch-mb', RANGES.mib) } : {}),
