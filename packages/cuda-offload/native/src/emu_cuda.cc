@@ -42,6 +42,7 @@ struct Alloc {
   uintptr_t va = 0;           // the device address handed out (never reused)
   uint8_t* data = nullptr;    // the host memory standing in for it
   size_t size = 0;
+  size_t capacity = 0;        // bytes of `data` (size rounded up; a reused block may be larger)
   EmuPool* pool = nullptr;
   double ready_at = 0;       // the allocation in its stream's order
   double data_ready_at = 0;  // end of the last copy that wrote it
@@ -150,6 +151,51 @@ struct EmuPool {
   size_t max_size = 0;
   uint64_t release_threshold = 0;
   uint64_t used_high = 0;
+  // Freed blocks the pool keeps for reuse, up to release_threshold bytes, as a
+  // real cudaMemPool keeps its reserved memory: the host pages standing in for
+  // device memory stay mapped, so a weight brought in again lands on pages
+  // that are already there instead of faulting in fresh ones (a fresh 4 KiB
+  // page costs ~10 us; every pass used to fault in the bytes it moved).
+  std::multimap<size_t, uint8_t*> reserve;  // capacity -> block
+  uint64_t reserved_bytes = 0;
+
+  ~EmuPool() {
+    for (auto& [cap, p] : reserve) std::free(p);
+  }
+
+  /// A block of at least `capacity` bytes: a kept one of that size (or up to twice it), else a new one.
+  uint8_t* take(size_t capacity, size_t* got) {
+    auto it = reserve.lower_bound(capacity);
+    if (it != reserve.end() && it->first <= 2 * capacity) {
+      uint8_t* p = it->second;
+      *got = it->first;
+      reserved_bytes -= it->first;
+      reserve.erase(it);
+      return p;
+    }
+    *got = capacity;
+    return static_cast<uint8_t*>(std::aligned_alloc(256, capacity));
+  }
+
+  /// Keeps a freed block while the reserve stays within the release threshold, else returns it to the system.
+  void give(uint8_t* p, size_t capacity) {
+    if (reserved_bytes + capacity <= release_threshold) {
+      reserve.emplace(capacity, p);
+      reserved_bytes += capacity;
+    } else {
+      std::free(p);
+    }
+  }
+
+  /// Returns kept blocks until the reserve is within `bytes`.
+  void trim(uint64_t bytes) {
+    while (reserved_bytes > bytes && !reserve.empty()) {
+      auto it = std::prev(reserve.end());
+      reserved_bytes -= it->first;
+      std::free(it->second);
+      reserve.erase(it);
+    }
+  }
 };
 
 namespace {
@@ -291,7 +337,11 @@ cudaError_t cudaMemPoolDestroy(cudaMemPool_t pool) {
 
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void* value) {
   if (!pool || !value) return cudaErrorInvalidValue;
-  if (attr == cudaMemPoolAttrReleaseThreshold) pool->release_threshold = *static_cast<uint64_t*>(value);
+  if (attr == cudaMemPoolAttrReleaseThreshold) {
+    std::lock_guard<std::mutex> g(pool->ctx->mu);
+    pool->release_threshold = *static_cast<uint64_t*>(value);
+    pool->trim(pool->release_threshold);
+  }
   else if (attr == cudaMemPoolAttrUsedMemHigh || attr == cudaMemPoolAttrReservedMemHigh) pool->used_high = 0;  // reset watermark
   else return cudaErrorInvalidValue;
   return cudaSuccess;
@@ -306,8 +356,8 @@ cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
     case cudaMemPoolAttrReleaseThreshold: *out = pool->release_threshold; break;
     case cudaMemPoolAttrUsedMemHigh:
     case cudaMemPoolAttrReservedMemHigh: *out = pool->used_high; break;
-    case cudaMemPoolAttrUsedMemCurrent:
-    case cudaMemPoolAttrReservedMemCurrent: *out = used_at(st, pool, st.host_now); break;
+    case cudaMemPoolAttrUsedMemCurrent: *out = used_at(st, pool, st.host_now); break;
+    case cudaMemPoolAttrReservedMemCurrent: *out = used_at(st, pool, st.host_now) + pool->reserved_bytes; break;
     default: return cudaErrorInvalidValue;
   }
   return cudaSuccess;
@@ -325,7 +375,7 @@ cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool,
   const uint64_t used = used_at(st, pool, t);
   if (pool->max_size && used + size > pool->max_size) return cudaErrorMemoryAllocation;
   Alloc a;
-  a.data = static_cast<uint8_t*>(std::aligned_alloc(256, (size + 255) / 256 * 256));
+  a.data = pool->take((size + 255) / 256 * 256, &a.capacity);
   if (!a.data) return cudaErrorMemoryAllocation;
   a.va = st.next_va;
   st.next_va += (size + 4095) / 4096 * 4096 + 4096;  // a guard gap between allocations
@@ -361,8 +411,9 @@ cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
   }
   stream->tail = t;
   a.free_at = t;
-  // Executed eagerly: nothing enqueued later can touch it without a lookup.
-  std::free(a.data);
+  // Executed eagerly: nothing enqueued later can touch it without a lookup
+  // (device addresses are never reused; the host block behind it may be).
+  a.pool->give(a.data, a.capacity);
   a.data = nullptr;
   st.freed.push_back(std::move(a));
   if (st.freed.size() > 4096) st.freed.pop_front();

@@ -271,6 +271,41 @@ uint64_t total_of(const std::vector<uint64_t>& sizes) { return std::accumulate(s
 
 }  // namespace
 
+TEST_CASE("the emulated pool keeps freed memory up to its release threshold and reuses it, as cudaMemPool does") {
+  using namespace emu_api;
+  auto ctx = create_context(Config{});
+  ContextScope scope(ctx.get());
+  cudaStream_t s;
+  cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+  cudaMemPoolProps props{};
+  props.maxSize = 8 << 20;
+  cudaMemPool_t pool;
+  cudaMemPoolCreate(&pool, &props);
+  uint64_t threshold = 4 << 20, reserved = 0;
+  cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold);
+  void* a = nullptr;
+  void* b = nullptr;
+  CHECK(cudaMallocFromPoolAsync(&a, 3 << 20, pool, s) == cudaSuccess);
+  CHECK(cudaMallocFromPoolAsync(&b, 3 << 20, pool, s) == cudaSuccess);
+  CHECK(cudaFreeAsync(a, s) == cudaSuccess);
+  CHECK(cudaFreeAsync(b, s) == cudaSuccess);
+  // One 3 MiB block fits under the 4 MiB threshold and stays reserved; the second is returned.
+  cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved);
+  CHECK_EQ(reserved, uint64_t{3} << 20);
+  void* c = nullptr;
+  CHECK(cudaMallocFromPoolAsync(&c, 3 << 20, pool, s) == cudaSuccess);
+  CHECK(c != a);  // a new device address: a stale pointer is still caught
+  cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved);
+  CHECK_EQ(reserved, uint64_t{3} << 20);  // in use now, none kept
+  CHECK(cudaFreeAsync(c, s) == cudaSuccess);
+  threshold = 0;
+  cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold);
+  cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved);
+  CHECK_EQ(reserved, uint64_t{0});
+  cudaMemPoolDestroy(pool);
+  cudaStreamDestroy(s);
+}
+
 TEST_CASE("the copy cost is measured the same way on both runtimes: the emulator's configuration comes back") {
   for (bool can_register : {true, false}) {
     DeviceConfig dc;
