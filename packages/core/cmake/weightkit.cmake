@@ -5,7 +5,8 @@
 #   weightkit_addon(<target> SOURCES ... [LINK ...])                        the thin .node binding
 #   weightkit_native_program(<target> KIND test|fuzz|bench|interop SOURCES ... [LINK ...])
 #
-# Every native program is declared once, here, and listed in
+# Every native program is declared once, in its package's CMakeLists.txt with
+# weightkit_native_program (defined here), and listed in
 # ${CMAKE_BINARY_DIR}/native-programs.json at the end of configure; the test
 # suite, the sanitizer and fuzz runners and the benchmarks read that list.
 #   test      C++ tests of a core; run by `npm test` and under the sanitizers

@@ -46,7 +46,8 @@ export function isWeightkitError(e: unknown, code?: ErrorCode): e is WeightkitEr
 }
 
 // The same codes and hints as the native layer's errno_status (mapped_file.hpp),
-// so a refusal reads alike whichever side opened the file.
+// so a refusal reads alike whichever side opened the file (ENOTDIR is mapped
+// here only: native opens never take a path through a file).
 const BY_ERRNO: Record<string, [ErrorCode, string?]> = {
   ENOENT: ['WK_NOT_FOUND', 'check the path'],
   ENOSPC: ['WK_NO_SPACE', 'free disk space or choose another location'],
