@@ -80,6 +80,9 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) return fail('WK_BAD_ARGUMENT', e.message, json, 2, `\n${e.usage}\n`);
     if (e instanceof Interrupted) return fail('WK_INTERRUPTED', e.message, json, e.exitCode);
     if (isWeightkitError(e)) return fail(e.code, e.message, json, 1);
-    return fail('WK_IO', (e as Error)?.stack ?? String(e), json, 1);
+    // Not a refusal weightkit knows: one line that says so, the stack below it as it was (never folded onto the line).
+    const err = e as Error;
+    return fail('WK_IO', `${err?.name ?? 'Error'}: ${err?.message ?? String(e)} (unexpected: please report it with the lines below)`, json, 1,
+      `${(err?.stack ?? '').split('\n').slice(1).join('\n')}\n`);
   }
 }
