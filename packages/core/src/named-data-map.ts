@@ -62,3 +62,38 @@ export interface NamedDataMap extends Iterable<TensorInfo> {
   /** `using map = await openNamedDataMap(...)`: closes at the end of the scope. */
   [Symbol.dispose](): void;
 }
+
+/**
+ * What every reader's map shares: names and descriptions from its catalog,
+ * `using`, and iteration over the catalog. A reader adds its views and its
+ * lifetime (`get`, `bytes`, `close`, ...).
+ * @internal
+ */
+export abstract class CatalogMap implements NamedDataMap {
+  abstract readonly format: WeightFormat;
+  abstract readonly path: string;
+  abstract readonly catalog: WeightCatalog;
+  abstract readonly metadata: Readonly<Record<string, string>>;
+  abstract readonly copiedBytes: number;
+  abstract readonly closed: boolean;
+  abstract get(name: string): TypedArray;
+  abstract bytes(name: string): Uint8Array;
+  abstract close(): void;
+
+  keys(): string[] {
+    return this.catalog.names();
+  }
+
+  info(name: string): TensorInfo {
+    return this.catalog.get(name);
+  }
+
+  /** `using`: closes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  [Symbol.iterator](): Iterator<TensorInfo> {
+    return this.catalog[Symbol.iterator]();
+  }
+}

@@ -19,7 +19,7 @@ import { type DType, type TypedArray, dtypeInfo, typedView } from './dtype.js';
 import { WeightkitError, shown } from './errors.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
 import { realPathOf } from './model-paths.js';
-import type { FileRange, NamedDataMap } from './named-data-map.js';
+import { CatalogMap, type FileRange, type NamedDataMap } from './named-data-map.js';
 import { type PickleValue, type TorchTensor, unpickleStateDict } from './torch-pickle.js';
 
 /** Largest `data.pkl` read (a state dict of 100,000 tensors pickles to a few MiB). */
@@ -144,7 +144,7 @@ function tensorInfo(name: string, t: TorchTensor, members: Map<string, ZipMember
 export type PyTorchOpenOptions = Pick<FileMappingOptions, 'populate' | 'advice'>;
 
 /** A PyTorch checkpoint as a zero-copy {@link NamedDataMap}. */
-export class PyTorchMap implements NamedDataMap {
+export class PyTorchMap extends CatalogMap {
   readonly format = 'pytorch' as const;
   readonly path: string;
   readonly catalog: WeightCatalog;
@@ -154,6 +154,7 @@ export class PyTorchMap implements NamedDataMap {
   #copied = 0;
 
   private constructor(path: string, real: string, catalog: WeightCatalog, mapping: FileMapping) {
+    super();
     this.path = path;
     this.#real = real;
     this.catalog = catalog;
@@ -176,13 +177,7 @@ export class PyTorchMap implements NamedDataMap {
     return new PyTorchMap(path, real, catalog, mapping);
   }
 
-  keys(): string[] {
-    return this.catalog.names();
-  }
 
-  info(name: string): TensorInfo {
-    return this.catalog.get(name);
-  }
 
   bytes(name: string): Uint8Array {
     const v = this.get(name);
@@ -220,15 +215,6 @@ export class PyTorchMap implements NamedDataMap {
 
   close(): void {
     this.#mapping.close();
-  }
-
-  /** `using`: closes at the end of the scope. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  [Symbol.iterator](): Iterator<TensorInfo> {
-    return this.catalog[Symbol.iterator]();
   }
 }
 

@@ -13,7 +13,7 @@ import { WeightkitError } from './errors.js';
 import { openRegular, openRegularSync } from './files.js';
 import { realPathOf } from './model-paths.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
-import type { FileRange, NamedDataMap } from './named-data-map.js';
+import { CatalogMap, type FileRange, type NamedDataMap } from './named-data-map.js';
 
 /** Largest JSON header accepted: the reference implementation's limit, 100,000,000 bytes (not 100 MiB). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
@@ -168,7 +168,7 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
 export type SafetensorsOpenOptions = Pick<FileMappingOptions, 'populate' | 'advice'>;
 
 /** A safetensors file as a zero-copy {@link NamedDataMap}. */
-export class SafetensorsMap implements NamedDataMap {
+export class SafetensorsMap extends CatalogMap {
   readonly format = 'safetensors' as const;
   readonly path: string;
   readonly catalog: WeightCatalog;
@@ -180,6 +180,7 @@ export class SafetensorsMap implements NamedDataMap {
   readonly #real: string;
 
   private constructor(path: string, real: string, header: SafetensorsHeader, mapping: FileMapping) {
+    super();
     this.path = path;
     this.#real = real;
     this.catalog = header.catalog;
@@ -207,13 +208,7 @@ export class SafetensorsMap implements NamedDataMap {
     return new SafetensorsMap(path, real, header, mapping);
   }
 
-  keys(): string[] {
-    return this.catalog.names();
-  }
 
-  info(name: string) {
-    return this.catalog.get(name);
-  }
 
   bytes(name: string): Uint8Array {
     const t = this.catalog.get(name);
@@ -242,14 +237,5 @@ export class SafetensorsMap implements NamedDataMap {
 
   close(): void {
     this.#mapping.close();
-  }
-  /** `using`: closes at the end of the scope. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-
-  [Symbol.iterator](): Iterator<import('./catalog.js').TensorInfo> {
-    return this.catalog[Symbol.iterator]();
   }
 }

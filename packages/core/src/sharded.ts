@@ -17,7 +17,7 @@ import { WeightkitError, shown } from './errors.js';
 import { readRegularSync } from './files.js';
 import type { FileMappingOptions } from './mapping.js';
 import { memberPath, namedFolderOf, realPathOf } from './model-paths.js';
-import type { FileRange, NamedDataMap } from './named-data-map.js';
+import { CatalogMap, type FileRange, type NamedDataMap } from './named-data-map.js';
 import { PyTorchMap, readPyTorchCatalogSync } from './pytorch.js';
 import { SafetensorsMap, readSafetensorsHeaderSync } from './safetensors.js';
 
@@ -96,7 +96,7 @@ interface Shard {
 let warnedUnlisted = false;
 
 /** A sharded checkpoint as one {@link NamedDataMap}. */
-export class ShardedMap implements NamedDataMap {
+export class ShardedMap extends CatalogMap {
   readonly format: 'safetensors-sharded' | 'pytorch-sharded';
   readonly path: string;
   readonly catalog: WeightCatalog;
@@ -107,6 +107,7 @@ export class ShardedMap implements NamedDataMap {
   #closed = false;
 
   private constructor(path: string, reader: ShardReader, catalog: WeightCatalog, metadata: Record<string, string>, shards: Map<string, Shard>, options: ShardedOpenOptions) {
+    super();
     this.format = reader.format;
     this.path = path;
     this.#reader = reader;
@@ -186,13 +187,7 @@ export class ShardedMap implements NamedDataMap {
     return shard.map;
   }
 
-  keys(): string[] {
-    return this.catalog.names();
-  }
 
-  info(name: string): TensorInfo {
-    return this.catalog.get(name);
-  }
 
   bytes(name: string): Uint8Array {
     return this.#shardOf(name).bytes(name);
@@ -230,14 +225,5 @@ export class ShardedMap implements NamedDataMap {
       s.map?.close();
       s.map = undefined;
     }
-  }
-
-  /** `using`: closes at the end of the scope. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  [Symbol.iterator](): Iterator<TensorInfo> {
-    return this.catalog[Symbol.iterator]();
   }
 }

@@ -16,7 +16,7 @@ import { readRegularSync } from './files.js';
 import { coreAddon } from './binding.js';
 import { FileMapping } from './mapping.js';
 import { memberPath, namedFolderOf, realPathOf } from './model-paths.js';
-import type { FileRange, NamedDataMap } from './named-data-map.js';
+import { CatalogMap, type FileRange, type NamedDataMap } from './named-data-map.js';
 
 /** Largest manifest accepted. */
 export const TFJS_MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
@@ -201,7 +201,7 @@ export function readTfjsManifestSync(path: string): { manifest: TfjsManifest; si
 }
 
 /** A TensorFlow.js weights manifest and its shards as a {@link NamedDataMap}. */
-export class TfjsMap implements NamedDataMap {
+export class TfjsMap extends CatalogMap {
   readonly format = 'tfjs' as const;
   readonly path: string;
   readonly catalog: WeightCatalog;
@@ -211,6 +211,7 @@ export class TfjsMap implements NamedDataMap {
   #closed = false;
 
   private constructor(path: string, manifest: TfjsManifest, shards: Map<string, Shard[]>) {
+    super();
     this.path = path;
     this.catalog = manifest.catalog;
     this.#shards = shards;
@@ -254,13 +255,7 @@ export class TfjsMap implements NamedDataMap {
     return new TfjsMap(path, manifest, TfjsMap.#mapAll(manifest, sizes, (p) => FileMapping.openSync(p)));
   }
 
-  keys(): string[] {
-    return this.catalog.names();
-  }
 
-  info(name: string): TensorInfo {
-    return this.catalog.get(name);
-  }
 
   #singleShard(t: TensorInfo): Shard | undefined {
     return this.#shards.get(t.storage ?? '')!.find((s) => t.byteOffset >= s.start && t.byteOffset + t.byteLength <= s.start + s.mapping.size);
@@ -327,15 +322,6 @@ export class TfjsMap implements NamedDataMap {
     if (this.#closed) return;
     this.#closed = true;
     for (const shards of this.#shards.values()) for (const s of shards) s.mapping.close();
-  }
-  /** `using`: closes at the end of the scope. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-
-  [Symbol.iterator](): Iterator<TensorInfo> {
-    return this.catalog[Symbol.iterator]();
   }
 }
 
