@@ -368,11 +368,14 @@ Result<ModelLocation> locate_in_open_folder(const std::string& path, const OpenO
     struct stat probe;
     if (::stat(via.c_str(), &probe) != 0) return locate_in_folder(path, opts);  // no /proc: read by path
     auto loc = locate_in_folder(via, opts);
-    if (!loc.is_ok()) {
-      if (attempt < kMaxFolderReads && folder_replaced(fd, path)) continue;
-      return Status(loc.status().code(), replace_all(loc.status().message(), via, path));
+    Result<ModelLocation> done = loc.is_ok() ? finish_open_folder(std::move(loc).value(), via, path) : Result<ModelLocation>(loc.status());
+    if (done.is_ok()) return done;
+    if (folder_replaced(fd, path)) {
+      if (attempt < kMaxFolderReads) continue;
+      return Status(Code::kLocked, "'" + path + "' was replaced by a writer " + std::to_string(attempt) +
+                                       " times while it was being opened; retry when the writing is done");
     }
-    return finish_open_folder(std::move(loc).value(), via, path);
+    return Status(done.status().code(), replace_all(done.status().message(), via, path));
   }
 }
 
