@@ -1,6 +1,7 @@
 // The CLI as users run it: a real `weightkit` process, its stdout, stderr and exit code.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelDir, tempDir, weightkit } from './cli-harness.js';
@@ -187,5 +188,20 @@ describe('one set of CLI habits (issue 20)', () => {
     const run = weightkit('offload', 'run', model, '--budget', '1MiB', '--passes', '2', '--device', 'emu', '--objective', 'fewest-bytes', '--json');
     expect(run.code, run.stderr).toBe(0);
     expect(weightkit('offload', 'run', model, '--budget', '1MiB', '--passes', '2', '--device', 'emu', '--objective', 'cheap').stderr).toMatch(/--objective must be fastest or fewest-bytes/);
+  });
+});
+
+describe('the debug channel', () => {
+  it('NODE_DEBUG=weightkit says which file of a folder opened, which readers were tried and which addon loaded', () => {
+    const folder = join(dir, 'debug-folder');
+    mkdirSync(folder, { recursive: true });
+    expect(weightkit('synth', '--size', '64KiB', '--out', join(folder, 'model.safetensors')).code).toBe(0);
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'dist', 'src', 'bin', 'weightkit.js'), 'inspect', folder, '--json'],
+      { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'weightkit' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/WEIGHTKIT \d+: model folder .*debug-folder: opening model\.safetensors/);
+    expect(r.stderr).toMatch(/WEIGHTKIT \d+: .*model\.safetensors: candidate readers safetensors/);
+    expect(r.stderr).toMatch(/WEIGHTKIT \d+: addon weightkit_core loaded from .*weightkit_core\.node/);
+    expect(weightkit('inspect', folder, '--json').stderr).toBe('');
   });
 });

@@ -14,6 +14,7 @@
  * @module
  */
 import { closeSync, lstatSync, readSync, statSync } from 'node:fs';
+import { debug } from './debug.js';
 import { WeightkitError, fromSystemError } from './errors.js';
 import { openRegularSync } from './files.js';
 import { type FolderOptions, modelPathIn, nothingToRead, realPathOf } from './model-paths.js';
@@ -122,6 +123,7 @@ function firstThatOpens<T>(path: string, attempt: (f: WeightsFormat) => Promise<
 function firstThatOpens<T>(path: string, attempt: (f: WeightsFormat) => T | Promise<T>, isPromise: boolean): T | Promise<T> {
   const candidates = detectFormats(path);
   if (candidates.length === 0) throw statSync(path).isDirectory() ? nothingToRead(path) : noFormat(path);
+  debug('%s: candidate readers %s', path, candidates.map((f) => f.name).join(', '));
   if (!isPromise) {
     let first: unknown;
     for (const f of candidates) {

@@ -17,6 +17,7 @@
  */
 import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { debug } from './debug.js';
 import { WeightkitError, fromSystemError, shown } from './errors.js';
 
 /** The real path of `path`, followed through every symbolic link; WK_NOT_FOUND when it leads nowhere. */
@@ -130,6 +131,7 @@ export function modelPathIn(path: string, options: FolderOptions = {}): string {
     throw new WeightkitError('WK_NOT_FOUND', `'${dir}' holds no ${shown(options.weights)}; it holds: ${names.sort().join(', ') || 'nothing'}`);
   }
   memberPath(real, chosen, 'the model file'); // confined, like every file a folder names
+  debug('model folder %s: opening %s%s', path, chosen, dir !== path ? ` (snapshot ${basename(dir)})` : '');
   return join(dir, chosen);
 }
 

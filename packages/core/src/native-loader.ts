@@ -10,6 +10,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { debug } from './debug.js';
 import { WeightkitError } from './errors.js';
 
 /** The largest ArrayBuffer this runtime can create (4 GiB on Node.js 20, 2^53 - 1 from Node.js 22). */
@@ -127,6 +128,7 @@ export function loadNativeAddon<T extends AddonBase>(moduleUrl: string, name: st
     try {
       const addon = require(path) as T;
       addon.setErrorClass(WeightkitError, MAX_VIEW_BYTES);
+      debug('addon %s loaded from %s%s', name, path, failures.length ? ` (skipped: ${failures.join('; ')})` : '');
       return addon;
     } catch (e) {
       failures.push(`${path} (${(e as Error).message})`);
