@@ -63,3 +63,20 @@ export function readRegularSync(path: string, limit: number, what: string): Buff
     closeSync(fd);
   }
 }
+
+/** `length` bytes of the regular file `path` from `offset` (WK_BAD_FORMAT when the file is shorter). */
+export function readRangeSync(path: string, offset: number, length: number): Buffer {
+  const { fd } = openRegularSync(path);
+  try {
+    const out = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, out, done, length - done, offset + done);
+      if (n === 0) throw new WeightkitError('WK_BAD_FORMAT', `'${path}' ends before byte ${offset + length} (it shrank while it was read?)`);
+      done += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}

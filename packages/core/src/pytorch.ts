@@ -12,11 +12,11 @@
  * served as a contiguous copy (never in storage order).
  * @module
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { coreAddon, type ZipMember } from './binding.js';
 import { type TensorInfo, WeightCatalog } from './catalog.js';
 import { type DType, type TypedArray, dtypeInfo, typedView } from './dtype.js';
 import { WeightkitError, shown } from './errors.js';
+import { readRangeSync } from './files.js';
 import { FileMapping, type FileMappingOptions } from './mapping.js';
 import { realPathOf } from './model-paths.js';
 import { CatalogMap, type FileRange, type NamedDataMap } from './named-data-map.js';
@@ -33,13 +33,7 @@ const LEGACY_HINT = 'convert it once with PyTorch: python3 -c "import torch, sys
 
 /** The first bytes say a zip; a pickle stream there is the legacy (pre-1.6) format. */
 function checkMagic(real: string, path: string): void {
-  const fd = openSync(real, 'r');
-  const head = Buffer.alloc(4);
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
+  const head = readRangeSync(real, 0, 4);
   if (head.readUInt32BE(0) === 0x504b0304) return;
   if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) {
     throw new WeightkitError('WK_UNSUPPORTED', `'${path}' is a PyTorch checkpoint in the legacy format (torch < 1.6, not a zip), which weightkit does not read; ${LEGACY_HINT}`);
@@ -91,7 +85,7 @@ export function readPyTorchCatalogSync(path: string): { catalog: WeightCatalog; 
   const archive = pkl.name.slice(0, -'/data.pkl'.length);
   if (!pkl.stored) throw bad(path, 'data.pkl is compressed (torch.save stores every member)');
   if (pkl.size > PYTORCH_MAX_PICKLE_BYTES) throw bad(path, `data.pkl is larger than ${PYTORCH_MAX_PICKLE_BYTES} bytes`);
-  const pickle = readRange(real, pkl.dataOffset, pkl.size);
+  const pickle = readRangeSync(real, pkl.dataOffset, pkl.size);
   let root: PickleValue;
   try {
     root = unpickleStateDict(pickle);
@@ -105,21 +99,6 @@ export function readPyTorchCatalogSync(path: string): { catalog: WeightCatalog; 
   return { catalog: new WeightCatalog(entries, { bounds: fileSize, allowOverlap: true }), real, fileSize };
 }
 
-function readRange(real: string, offset: number, length: number): Uint8Array {
-  const fd = openSync(real, 'r');
-  try {
-    const out = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0) throw new WeightkitError('WK_BAD_FORMAT', `'${real}' shrank while it was read`);
-      done += n;
-    }
-    return out;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function tensorInfo(name: string, t: TorchTensor, members: Map<string, ZipMember>, archive: string, path: string): TensorInfo {
   const member = members.get(`${archive}/data/${t.storage.key}`);
