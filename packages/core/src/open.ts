@@ -39,13 +39,17 @@ function sniffIndex(p: FileProbe, shard: string): number {
   return /"weight_map"\s*:/.test(text) && (named || text.includes(`${shard}"`)) ? 2 : named;
 }
 
-/** 2 for a torch.save zip (its first member is `<archive>/data.pkl`); 1 for a .bin/.pt/.pth name or a legacy pickle stream. */
+/**
+ * 2 for a torch.save zip (its first member is `<archive>/data.pkl`); 1 for a
+ * .bin/.pt/.pth file that starts as a zip or a pickle stream (the legacy
+ * format, refused with a hint); 0 otherwise (a TF.js shard is a .bin too).
+ */
 export function sniffPyTorch(p: FileProbe): number {
-  if (p.isDirectory) return 0;
-  const named = /\.(bin|pt|pth)$/.test(p.path) ? 1 : 0;
-  const zip = p.head.length >= 4 && p.head[0] === 0x50 && p.head[1] === 0x4b && p.head[2] === 3 && p.head[3] === 4;
+  if (p.isDirectory || p.head.length < 4) return 0;
+  const zip = p.head[0] === 0x50 && p.head[1] === 0x4b && p.head[2] === 3 && p.head[3] === 4;
   if (zip && Buffer.from(p.head.buffer, p.head.byteOffset, p.head.byteLength).includes('/data.pkl')) return 2;
-  return named;
+  const pickle = p.head[0] === 0x80 && p.head[1]! >= 2 && p.head[1]! <= 5;
+  return /\.(bin|pt|pth)$/.test(p.path) && (zip || pickle) ? 1 : 0;
 }
 
 /** 2 for JSON that names weights (a manifest array, or a model.json with weightsManifest); 1 for other JSON. */

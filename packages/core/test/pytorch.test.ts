@@ -147,6 +147,12 @@ describe('hostile pickles are refused, naming what they asked for, without runni
     expect(() => unpickleStateDict(chain)).toThrowError(/the stack is empty/);
   });
 
+  it('a .bin that is neither a zip nor a pickle (a TF.js shard) is not taken for a checkpoint', () => {
+    const path = join(dir, 'group1-shard1of1.bin');
+    writeFileSync(path, Buffer.from(new Float32Array([1, 2, 3, 4]).buffer));
+    expect(() => openNamedDataMapSync(path)).toThrowError(expect.objectContaining({ code: 'WK_UNSUPPORTED', message: expect.stringMatching(/is not a format weightkit reads/) }));
+  });
+
   it('the legacy (pre-1.6) format is WK_UNSUPPORTED and says how to convert', () => {
     const path = join(dir, 'legacy.bin');
     writeFileSync(path, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
