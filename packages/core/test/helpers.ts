@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { openNamedDataMapSync } from '@weightkit/core';
 
 export function tempDir(prefix = 'wk-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -41,4 +42,14 @@ export function writeRawSafetensors(path: string, tensors: Record<string, RawTen
 
 export function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Opens `path` as any map and closes it; returns what the open threw (undefined when it opened). */
+export function openError(path: string): unknown {
+  try {
+    openNamedDataMapSync(path).close();
+    return undefined;
+  } catch (e) {
+    return e;
+  }
 }

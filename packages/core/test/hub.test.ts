@@ -6,7 +6,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ShardedMap, WeightkitError, openNamedDataMap, openNamedDataMapSync } from '@weightkit/core';
-import { tempDir } from './helpers.js';
+import { openError, tempDir } from './helpers.js';
 import { hubSnapshot, indexJson, safetensorsBytes } from './hub-layout.js';
 
 const root = tempDir('wk-hub-');
@@ -142,12 +142,7 @@ describe('what a file names stays inside the model folder (a hostile folder or a
   for (const [what, make, code, message] of cases) {
     it(`${what}: ${code}`, () => {
       const dir = make();
-      let err: unknown;
-      try {
-        openNamedDataMapSync(dir).close();
-      } catch (e) {
-        err = e;
-      }
+      const err = openError(dir);
       expect(err).toBeInstanceOf(WeightkitError);
       expect(err).toMatchObject({ code, message: expect.stringMatching(message) });
     });

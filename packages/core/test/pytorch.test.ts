@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PyTorchMap, ShardedMap, WeightkitError, convertToSafetensors, openNamedDataMapSync, unpickleStateDict } from '@weightkit/core';
-import { tempDir } from './helpers.js';
+import { openError, tempDir } from './helpers.js';
 
 const dir = tempDir('wk-pytorch-');
 /** Debian's own python3, where python3-torch installs torch (a pyenv python3 first on PATH does not see it). */
@@ -122,12 +122,7 @@ describe('hostile pickles are refused, naming what they asked for, without runni
   for (const [what, make, message] of cases) {
     it(what, () => {
       const path = torchZip(`${what.replace(/\W+/g, '-')}.pt`, make());
-      let err: unknown;
-      try {
-        openNamedDataMapSync(path).close();
-      } catch (e) {
-        err = e;
-      }
+      const err = openError(path);
       expect(err).toBeInstanceOf(WeightkitError);
       expect(err).toMatchObject({ code: 'WK_BAD_FORMAT', message: expect.stringMatching(message) });
       expect(existsSync(marker)).toBe(false);
