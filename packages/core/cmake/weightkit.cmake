@@ -65,12 +65,13 @@ set(WEIGHTKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 # no fused multiply-add contraction on any architecture.
 add_compile_options(-ffp-contract=off)
 
-# Prebuilt binaries. With WEIGHTKIT_PREBUILD=ON (the workspace build, so also
-# npm pack) every addon and runtime library is copied to
-# <package>/prebuilds/linux-<arch>-glibc/, which the npm tarball ships and the
-# loader tries before any local build. A user's build from source (plain
-# `npx cmake-js compile` in the installed package) stays in build/Release.
-option(WEIGHTKIT_PREBUILD "copy built addons into the package's prebuilds/ folder" OFF)
+# Prebuilt binaries. With WEIGHTKIT_PREBUILD=ON (scripts/prebuild, run in a
+# Debian 11 userland so the binaries need glibc 2.31 at most) only the addons
+# and runtime libraries are built, stripped, and copied to
+# <package>/prebuilds/linux-<arch>-glibc/, which the npm tarball ships. The
+# workspace build and a user's build from source (`npx cmake-js compile` in
+# the installed package) stay in build/Release, which the loader tries first.
+option(WEIGHTKIT_PREBUILD "build stripped addons only, into the package's prebuilds/ folder" OFF)
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set(WEIGHTKIT_ARCH x64)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
@@ -82,6 +83,7 @@ set(WEIGHTKIT_PREBUILD_DIR "${CMAKE_SOURCE_DIR}/prebuilds/linux-${WEIGHTKIT_ARCH
 
 function(weightkit_prebuild target)
   if(WEIGHTKIT_PREBUILD)
+    target_link_options(${target} PRIVATE -s)
     add_custom_command(TARGET ${target} POST_BUILD
                        COMMAND ${CMAKE_COMMAND} -E make_directory "${WEIGHTKIT_PREBUILD_DIR}"
                        COMMAND ${CMAKE_COMMAND} -E copy "$<TARGET_FILE:${target}>" "${WEIGHTKIT_PREBUILD_DIR}/")
@@ -133,6 +135,8 @@ function(weightkit_native_program target)
     set(built false)
   elseif(NOT ARG_KIND STREQUAL "fuzz" AND WEIGHTKIT_FUZZ)
     set(built false)
+  elseif(WEIGHTKIT_PREBUILD)
+    set(built false)
   elseif(ARG_KIND STREQUAL "interop" AND (NOT WEIGHTKIT_XNNPACK_DIR OR NOT EXISTS "${WEIGHTKIT_XNNPACK_DIR}/include/xnnpack.h"))
     set(built false)
   endif()
@@ -170,4 +174,9 @@ function(weightkit_write_program_list)
   string(REPLACE ";" ",\n  " body "${list}")
   file(WRITE "${CMAKE_BINARY_DIR}/Release/native-programs.json" "[\n  ${body}\n]\n")
 endfunction()
-cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL weightkit_write_program_list)
+# The list matters only to a workspace build (CMake >= 3.19 here); a prebuild
+# or an app's build from source builds no programs, and CMake 3.18 (Debian 11,
+# where the prebuilds are made) has no DEFER.
+if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.19)
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL weightkit_write_program_list)
+endif()

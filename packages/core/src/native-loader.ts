@@ -1,12 +1,12 @@
 /**
- * Loading a weightkit `.node` addon: the prebuilt binary shipped in the
- * package first, then a local build, then an error that names the platform,
- * lists what was tried and says how to build from source.
+ * Loading a weightkit `.node` addon: a local build first, then the prebuilt
+ * binary shipped in the package, then an error that names the platform, lists
+ * what was tried and what ships, and says how to build from source.
  *
  * @module
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,22 +45,36 @@ export function prebuildTag(): string {
 
 /**
  * Where a native file of the package whose compiled module URL is
- * `moduleUrl` may be, in the order they are tried: the prebuilt binary for
- * this platform, then a local build (`npx cmake-js compile`, `npm run build`).
+ * `moduleUrl` may be, in the order they are tried: a local build first
+ * (`npx cmake-js compile` in an installed package, `npm run build` in the
+ * workspace: whoever built one wants it used), then the prebuilt binary for
+ * this platform that the npm tarball ships.
  */
 export function nativeFileCandidates(moduleUrl: string, fileName: string): string[] {
   const packageRoot = join(dirname(fileURLToPath(moduleUrl)), '..');
   return [
-    join(packageRoot, 'prebuilds', prebuildTag(), fileName),
     join(packageRoot, 'build', 'Release', fileName),
     join(packageRoot, 'build', 'Debug', fileName),
+    join(packageRoot, 'prebuilds', prebuildTag(), fileName),
   ];
+}
+
+/** The platforms the package at `packageRoot` ships prebuilt binaries for. */
+function shippedTags(packageRoot: string): string[] {
+  try {
+    return readdirSync(join(packageRoot, 'prebuilds')).sort();
+  } catch {
+    return [];
+  }
 }
 
 /** The first of {@link nativeFileCandidates} that exists. */
 export function findNativeFile(moduleUrl: string, fileName: string): string | undefined {
   return nativeFileCandidates(moduleUrl, fileName).find((p) => existsSync(p));
 }
+
+/** ELF e_machine of each architecture weightkit ships for. */
+const ELF_MACHINES: Partial<Record<string, number>> = { x64: 62, arm64: 183 };
 
 /**
  * Why the ELF shared object at `path` cannot be loaded safely, or undefined
@@ -77,6 +91,12 @@ export function elfProblem(path: string): string | undefined {
     const head = Buffer.alloc(64);
     if (readSync(fd, head, 0, 64, 0) < 64 || head.readUInt32BE(0) !== 0x7f454c46) return 'not an ELF shared object';
     if (head[4] !== 2 || head[5] !== 1) return 'not a 64-bit little-endian ELF object';
+    const machine = head.readUInt16LE(0x12);
+    const expected = ELF_MACHINES[process.arch];
+    if (expected !== undefined && machine !== expected) {
+      const built = Object.entries(ELF_MACHINES).find(([, m]) => m === machine)?.[0] ?? `ELF machine ${machine}`;
+      return `built for ${built}, this machine is ${process.arch}`;
+    }
     const phoff = Number(head.readBigUInt64LE(0x20));
     const shoff = Number(head.readBigUInt64LE(0x28));
     const phentsize = head.readUInt16LE(0x36), phnum = head.readUInt16LE(0x38);
@@ -146,10 +166,13 @@ export function loadNativeAddon<T extends AddonBase>(moduleUrl: string, name: st
     if (addon) return addon;
   }
   const packageRoot = join(dirname(fileURLToPath(moduleUrl)), '..');
+  const ships = `This package ships prebuilt binaries for ${shippedTags(packageRoot).join(' and ') || 'no platform'} (glibc 2.31 or newer)`;
+  const remedy = process.platform === 'linux'
+    ? `On this Linux, build it from source (cmake >= 3.18 and a C++17 compiler): ` +
+      `'npm install --no-save cmake-js node-addon-api node-api-headers' in your app, then 'npx cmake-js compile' in ${packageRoot}.`
+    : `weightkit runs on Linux only; its types install everywhere, so an app can be written here and run on Linux (a server, a container or a VM).`;
   throw new WeightkitError(
     'WK_UNSUPPORTED',
-    `cannot load the native addon ${name}.node on ${prebuildTag()} (Node.js ${process.version}); tried: ${failures.join('; ')}. ` +
-      `Prebuilt binaries ship for linux-x64-glibc. Elsewhere, build it from source (cmake >= 3.20 and a C++17 compiler): ` +
-      `'npm install --no-save cmake-js node-addon-api node-api-headers' in your app, then 'npx cmake-js compile' in ${packageRoot}.`,
+    `cannot load the native addon ${name}.node on ${prebuildTag()} (Node.js ${process.version}); tried: ${failures.join('; ')}. ${ships}. ${remedy}`,
   );
 }

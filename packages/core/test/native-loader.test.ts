@@ -1,7 +1,7 @@
-// How a package finds its addon: the prebuilt binary for this platform first,
-// then a local build; an error that names the platform and how to build.
+// How a package finds its addon: a local build first, then the prebuilt binary
+// for this platform; an error that names the platform, what ships and what to do.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -21,19 +21,40 @@ describe('loading an addon', () => {
     expect(prebuildTag()).toBe(`linux-${process.arch}-glibc`);
   });
 
-  it('tries prebuilds/<tag>/ before build/Release/', () => {
+  it('tries build/Release/ (whoever built one wants it) before prebuilds/<tag>/', () => {
     const { root, moduleUrl } = fakePackage('order');
     expect(nativeFileCandidates(moduleUrl, 'x.node')).toEqual([
-      join(root, 'prebuilds', prebuildTag(), 'x.node'), join(root, 'build', 'Release', 'x.node'), join(root, 'build', 'Debug', 'x.node'),
+      join(root, 'build', 'Release', 'x.node'), join(root, 'build', 'Debug', 'x.node'), join(root, 'prebuilds', prebuildTag(), 'x.node'),
     ]);
     const core = findNativeFile(import.meta.resolve('@weightkit/core'), 'weightkit_core.node')!;
-    mkdirSync(join(root, 'build', 'Release'), { recursive: true });
-    copyFileSync(core, join(root, 'build', 'Release', 'weightkit_core.node'));
-    expect(findNativeFile(moduleUrl, 'weightkit_core.node')).toBe(join(root, 'build', 'Release', 'weightkit_core.node'));
     mkdirSync(join(root, 'prebuilds', prebuildTag()), { recursive: true });
     copyFileSync(core, join(root, 'prebuilds', prebuildTag(), 'weightkit_core.node'));
     expect(findNativeFile(moduleUrl, 'weightkit_core.node')).toBe(join(root, 'prebuilds', prebuildTag(), 'weightkit_core.node'));
+    mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+    copyFileSync(core, join(root, 'build', 'Release', 'weightkit_core.node'));
+    expect(findNativeFile(moduleUrl, 'weightkit_core.node')).toBe(join(root, 'build', 'Release', 'weightkit_core.node'));
     expect(typeof loadNativeAddon<{ setErrorClass: unknown }>(moduleUrl, 'weightkit_core').setErrorClass).toBe('function');
+  });
+
+  it('a binary of another architecture is skipped with a reason, never handed to dlopen', () => {
+    const core = findNativeFile(import.meta.resolve('@weightkit/core'), 'weightkit_core.node')!;
+    const other = join(dir, 'other-arch.node');
+    const bytes = readFileSync(core);
+    bytes.writeUInt16LE(process.arch === 'arm64' ? 62 : 183, 0x12);
+    writeFileSync(other, bytes);
+    expect(elfProblem(other)).toBe(`built for ${process.arch === 'arm64' ? 'x64' : 'arm64'}, this machine is ${process.arch}`);
+  });
+
+  it('on macOS: WK_UNSUPPORTED at first use, saying what ships and that weightkit runs on Linux (no build advice)', () => {
+    const { root, moduleUrl } = fakePackage('darwin');
+    for (const tag of ['linux-x64-glibc', 'linux-arm64-glibc']) mkdirSync(join(root, 'prebuilds', tag), { recursive: true });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      Object.defineProperty(process, 'platform', { value: 'darwin' });
+      const { loadNativeAddon } = await import('@weightkit/core');
+      try { loadNativeAddon(process.env.URL, 'weightkit_core'); } catch (e) { console.log(e.code, e.message); }`],
+    { encoding: 'utf8', env: { ...process.env, URL: moduleUrl } });
+    expect(r.stdout).toMatch(new RegExp(`^WK_UNSUPPORTED cannot load the native addon weightkit_core\\.node on darwin-${process.arch} .*ships prebuilt binaries for linux-arm64-glibc and linux-x64-glibc \\(glibc 2\\.31 or newer\\)\\. weightkit runs on Linux only`));
+    expect(r.stdout).not.toMatch(/cmake-js compile/);
   });
 
   it('without any binary: WK_UNSUPPORTED naming the platform, what was tried and how to build from source', () => {
@@ -44,15 +65,15 @@ describe('loading an addon', () => {
     }));
   });
 
-  it('a truncated prebuilt binary is skipped for build/Release, never loaded (it used to kill the process with SIGBUS)', () => {
+  it('a truncated binary is skipped for the next candidate, never loaded (it used to kill the process with SIGBUS)', () => {
     const core = findNativeFile(import.meta.resolve('@weightkit/core'), 'weightkit_core.node')!;
     for (const keep of [0.1, 0.5, 0.9, 0.999]) {
       const { root, moduleUrl } = fakePackage(`truncated-${keep}`);
-      const prebuilt = join(root, 'prebuilds', prebuildTag(), 'weightkit_core.node');
-      mkdirSync(dirname(prebuilt), { recursive: true });
-      copyFileSync(core, prebuilt);
-      truncateSync(prebuilt, Math.floor(statSync(core).size * keep));
-      expect(elfProblem(prebuilt)).toMatch(/^truncated: .* ends at byte \d+, the file has \d+ \(reinstall the package\)$/);
+      const local = join(root, 'build', 'Release', 'weightkit_core.node');
+      mkdirSync(dirname(local), { recursive: true });
+      copyFileSync(core, local);
+      truncateSync(local, Math.floor(statSync(core).size * keep));
+      expect(elfProblem(local)).toMatch(/^truncated: .* ends at byte \d+, the file has \d+ \(reinstall the package\)$/);
       // In a child: a SIGBUS there is a failure here, not the end of the test run.
       const script = `
         import { loadNativeAddon } from '@weightkit/core';
@@ -61,8 +82,8 @@ describe('loading an addon', () => {
       const alone = run();
       expect(alone.signal).toBeNull();
       expect(alone.stdout).toMatch(/^WK_UNSUPPORTED .*weightkit_core\.node \(truncated: /);
-      mkdirSync(join(root, 'build', 'Release'), { recursive: true });
-      copyFileSync(core, join(root, 'build', 'Release', 'weightkit_core.node'));
+      mkdirSync(join(root, 'prebuilds', prebuildTag()), { recursive: true });
+      copyFileSync(core, join(root, 'prebuilds', prebuildTag(), 'weightkit_core.node'));
       const fallback = run();
       expect(fallback.signal).toBeNull();
       expect(fallback.stdout.trim()).toBe('loaded');
