@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The workspace's native build of one package (its `build:native` script):
-// cmake-js configure + build into build/, with the compiler's chatter kept in
-// build/native-build.log and a few lines of progress on the terminal. A failed
-// build prints the log's tail, so nothing needed to fix it is hidden.
+// The workspace's native build of one package: cmake-js configure + build into
+// build/, with the compiler's chatter kept in build/native-build.log and a few
+// lines of progress on the terminal. A failed build prints the log's tail, so
+// nothing needed to fix it is hidden.
+//   node build-native.mjs             the shipped binaries (`build:native`, what `npm start` needs)
+//   node build-native.mjs --programs  everything, the native tests and benchmarks too (`build:programs`)
 //
 // This build is for this machine (build/Release, which the loader tries
 // first). The prebuilt binaries the npm tarballs ship come from
@@ -12,9 +14,11 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const name = JSON.parse(readFileSync('package.json', 'utf8')).name;
+const programs = process.argv.includes('--programs');
+const what = programs ? 'native tests and benchmarks' : 'native addon';
 const cmakeJs = join(import.meta.dirname, '..', 'node_modules', 'cmake-js', 'bin', 'cmake-js');
 mkdirSync('build', { recursive: true });
-const logPath = join('build', 'native-build.log');
+const logPath = join('build', programs ? 'native-programs.log' : 'native-build.log');
 const log = createWriteStream(logPath);
 const started = Date.now();
 const seconds = () => `${Math.round((Date.now() - started) / 1000)} s`;
@@ -35,10 +39,11 @@ function run(args) {
   });
 }
 
-console.log(`${name}: building the native addon (log: ${join(process.cwd(), logPath)})`);
+console.log(`${name}: building the ${what} (log: ${join(process.cwd(), logPath)})`);
 const ticker = setInterval(() => console.log(`${name}: still compiling${progress ? ` (${progress})` : ''}, ${seconds()}`), 20_000);
-let code = await run(['configure']);
-if (code === 0) code = await run(['build']);
+// build:programs runs after build:native, which configured build/.
+let code = programs ? 0 : await run(['configure']);
+if (code === 0) code = await run(programs ? ['build'] : ['build', '--target', 'weightkit_shipped']);
 clearInterval(ticker);
 await new Promise((resolve) => log.end(resolve));
 if (code !== 0) {
@@ -47,4 +52,4 @@ if (code !== 0) {
   console.error(`${name}: the native build failed after ${seconds()} (whole log: ${join(process.cwd(), logPath)})`);
   process.exit(code);
 }
-console.log(`${name}: native addon built in ${seconds()}`);
+console.log(`${name}: ${what} built in ${seconds()}`);

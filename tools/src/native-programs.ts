@@ -24,7 +24,7 @@ export interface NativeProgram {
   built: boolean;
   /** The package folder. */
   packageDir: string;
-  /** Where `npm run build` puts the executable. */
+  /** Where `npm run build:all` puts the executable. */
   path: string;
 }
 
@@ -51,7 +51,7 @@ export function nativePrograms(kind?: ProgramKind): NativeProgram[] {
 export function nativeProgram(name: string): NativeProgram {
   const p = nativePrograms().find((x) => x.name === name);
   if (!p || !p.built || !existsSync(p.path)) {
-    throw new WeightkitError('WK_NOT_FOUND', `the native program ${name} is not built; run 'npm run build'` +
+    throw new WeightkitError('WK_NOT_FOUND', `the native program ${name} is not built; it is built in a weightkit checkout by 'npm run build:all' (an installed package ships no native programs)` +
       (p?.kind === 'interop' ? ' with WEIGHTKIT_XNNPACK_DIR set to a prebuilt XNNPACK' : ''));
   }
   return p;

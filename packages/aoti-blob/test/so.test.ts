@@ -28,7 +28,8 @@ function buildSo(sub: string, source: string, ext: 'c' | 'S'): string {
   writeFileSync(join(d, `stub.${ext}`), source);
   writeFileSync(join(d, 'model.wrapper.cpp'), handWrapper(consts));
   const so = join(d, 'model.wrapper.so');
-  execFileSync('gcc', ['-shared', '-fPIC', '-o', so, join(d, `stub.${ext}`)], { cwd: d });
+  // noexecstack: the assembly stub has no .note.GNU-stack, and ld warns of it.
+  execFileSync('gcc', ['-shared', '-fPIC', '-Wl,-z,noexecstack', '-o', so, join(d, `stub.${ext}`)], { cwd: d });
   return so;
 }
 

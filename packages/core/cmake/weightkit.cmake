@@ -81,7 +81,13 @@ else()
 endif()
 set(WEIGHTKIT_PREBUILD_DIR "${CMAKE_SOURCE_DIR}/prebuilds/linux-${WEIGHTKIT_ARCH}-glibc")
 
-function(weightkit_prebuild target)
+# Every binary the package ships (addons, runtime libraries) belongs to the
+# target weightkit_shipped: `npm start` builds only it, `npm test` and the
+# benchmarks build the native programs as well. With WEIGHTKIT_PREBUILD it is
+# also stripped and copied to prebuilds/.
+add_custom_target(weightkit_shipped)
+function(weightkit_shipped target)
+  add_dependencies(weightkit_shipped ${target})
   if(WEIGHTKIT_PREBUILD)
     target_link_options(${target} PRIVATE -s)
     add_custom_command(TARGET ${target} POST_BUILD
@@ -119,7 +125,7 @@ function(weightkit_addon target)
   # libstdc++ or libgcc version requirement beyond the build machine's glibc.
   target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL)
   target_link_libraries(${target} PRIVATE ${CMAKE_JS_LIB} ${ARG_LINK})
-  weightkit_prebuild(${target})
+  weightkit_shipped(${target})
 endfunction()
 
 set_property(GLOBAL PROPERTY WEIGHTKIT_PROGRAMS "")

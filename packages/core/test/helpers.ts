@@ -53,3 +53,24 @@ export function openError(path: string): unknown {
     return e;
   }
 }
+
+/**
+ * The warnings `fn` makes the process emit, kept off stderr: a test that
+ * causes a warning checks it instead of printing it. Node.js emits warnings on
+ * a later tick, so the listener stays until one has passed.
+ */
+export async function warningsDuring(fn: () => unknown): Promise<string[]> {
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  const warnings: string[] = [];
+  const take = (w: Error) => warnings.push(w.message);
+  process.on('warning', take);
+  try {
+    await fn();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', take);
+    for (const p of printers) process.on('warning', p);
+  }
+  return warnings;
+}

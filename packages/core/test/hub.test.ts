@@ -6,7 +6,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ShardedMap, WeightkitError, openNamedDataMap, openNamedDataMapSync } from '@weightkit/core';
-import { openError, tempDir } from './helpers.js';
+import { openError, tempDir, warningsDuring } from './helpers.js';
 import { hubSnapshot, indexJson, safetensorsBytes } from './hub-layout.js';
 
 const root = tempDir('wk-hub-');
@@ -162,19 +162,14 @@ describe('what a file names stays inside the model folder (a hostile folder or a
     map.close();
   });
 
-  it('tensors a shard holds but the index does not name are ignored, with one warning', () => {
+  it('tensors a shard holds but the index does not name are ignored, with one warning', async () => {
     const dir = folder('unlisted', { 'model.safetensors.index.json': indexJson({ a: 's1.safetensors' }, 4), 's1.safetensors': safetensorsBytes({ a: [1], extra: [2] }) });
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const map = openNamedDataMapSync(dir);
-    expect(map.keys()).toEqual(['a']);
-    map.close();
-    openNamedDataMapSync(dir).close();
-    return new Promise<void>((r) => setImmediate(() => {
-      process.off('warning', onWarning);
-      expect(warnings.filter((w) => w.includes('not in its weight_map'))).toHaveLength(1);
-      r();
-    }));
+    const warnings = await warningsDuring(() => {
+      const map = openNamedDataMapSync(dir);
+      expect(map.keys()).toEqual(['a']);
+      map.close();
+      openNamedDataMapSync(dir).close();
+    });
+    expect(warnings.filter((w) => w.includes('not in its weight_map'))).toHaveLength(1);
   });
 });

@@ -7,6 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+
+// tfjs-core's "install our node backend" banner is for apps, not for its use as an oracle.
+tf.env().set('IS_TEST', true);
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TfjsMap, WeightkitError } from '@weightkit/core';
 import { tempDir } from './helpers.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsMap, fileFootprint, readFootprint } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { readExecutorchIndex, smallModel, tempDir, writeExecutorchFile } from './helpers.js';
+import { readExecutorchIndex, smallModel, tempDir, warningsDuring, writeExecutorchFile } from './helpers.js';
 
 const dir = tempDir();
 const model = smallModel(join(dir, 'model.safetensors'));
@@ -283,12 +283,8 @@ describe('PackedWeightsCache', () => {
     const b = readFileSync(damaged);
     b.writeBigUInt64LE(BigInt(b.length), b.length - 20);
     writeFileSync(damaged, b);
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const c = await PackedWeightsCache.open({ path: damaged });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    let c!: PackedWeightsCache;
+    const warnings = await warningsDuring(async () => (c = await PackedWeightsCache.open({ path: damaged })));
     const moved = c.stats().rebuiltFrom!;
     expect(readFileSync(moved).equals(b)).toBe(true);
     expect(warnings.join()).toContain(moved);

@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } fro
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { readExecutorchIndex, tempDir, writeExecutorchFile } from './helpers.js';
+import { readExecutorchIndex, tempDir, warningsDuring, writeExecutorchFile } from './helpers.js';
 
 const dir = tempDir();
 const regions = [
@@ -107,7 +107,9 @@ describe('hostile cache files', () => {
       const hostile = mutate(Buffer.from(bytes));
       writeFileSync(path, hostile);
       expect(await code(() => PackedWeightsCache.inspectFile(path))).toMatch(expected.inspect);
-      const opened = await PackedWeightsCache.open({ path }).catch((e: { code: string }) => e);
+      let opened: unknown;
+      const warnings = await warningsDuring(async () => (opened = await PackedWeightsCache.open({ path }).catch((e: { code: string }) => e)));
+      expect(warnings.some((w) => w.includes('was moved aside'))).toBe(expected.open === 'moved');
       if (expected.open === 'refused') {
         expect(opened).toMatchObject({ code: 'WK_BAD_FORMAT' });
         expect(readFileSync(path).equals(hostile)).toBe(true);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { writeSafetensors } from '@weightkit/core';
+export { warningsDuring } from '../../core/test/helpers.js';
 
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wk-xnn-'));

@@ -28,6 +28,7 @@ let held: { release(): void } | undefined;
 async function tfjsLoader(): Promise<() => number> {
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-cpu');
+  tf.env().set('IS_TEST', true); // no "install our node backend" banner in the report
   await tf.setBackend('cpu');
   return () => {
     held?.release();
