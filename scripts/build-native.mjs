@@ -3,7 +3,7 @@
 // build/, with the compiler's chatter kept in build/native-build.log and a few
 // lines of progress on the terminal. A failed build prints the log's tail, so
 // nothing needed to fix it is hidden.
-//   node build-native.mjs             the shipped binaries (`build:native`, what `npm start` needs)
+//   node build-native.mjs             the shipped binaries and the demo's programs (`build:native`, what `npm start` needs)
 //   node build-native.mjs --programs  everything, the native tests and benchmarks too (`build:programs`)
 //
 // This build is for this machine (build/Release, which the loader tries
@@ -43,7 +43,7 @@ console.log(`${name}: building the ${what} (log: ${join(process.cwd(), logPath)}
 const ticker = setInterval(() => console.log(`${name}: still compiling${progress ? ` (${progress})` : ''}, ${seconds()}`), 20_000);
 // build:programs runs after build:native, which configured build/.
 let code = programs ? 0 : await run(['configure']);
-if (code === 0) code = await run(programs ? ['build'] : ['build', '--target', 'weightkit_shipped']);
+if (code === 0) code = await run(programs ? ['build'] : ['build', '--target', 'weightkit_start']);
 clearInterval(ticker);
 await new Promise((resolve) => log.end(resolve));
 if (code !== 0) {

@@ -1,7 +1,7 @@
 // Options from the environment, as an app that imports one package sees them:
 // each package reads its own WEIGHTKIT_<NAMESPACE>_* variables, ignores other
-// packages' (a GPU host's normal settings), and still refuses a misspelt one
-// of its own; core honours its own.
+// weightkit packages' (a GPU host's normal settings), and refuses a misspelt
+// one of its own and any of no weightkit namespace; core honours its own.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendOptions, fileFootprint, openNamedDataMap, readFootprint, writeSafetensors } from '@weightkit/core';
@@ -24,14 +24,26 @@ function model(name: string, bytes: number): string {
 }
 
 describe('each package reads only its own namespace', () => {
-  it('xnnpack-cache opens with a GPU host\'s cuda variables and an unknown package\'s set', async () => {
+  it('xnnpack-cache opens with a GPU host\'s cuda variables set, build and CI switches too', async () => {
     process.env.WEIGHTKIT_CUDA_WEIGHT_OFFLOAD_BUDGET_MB = '4096';
     process.env.WEIGHTKIT_CUDA_SOMETHING_NEWER = 'x';
-    process.env.WEIGHTKIT_LITERT_DELEGATE = 'gpu';
+    process.env.WEIGHTKIT_BUILD_CUDA = '0';
+    process.env.WEIGHTKIT_CI_CACHE = '/tmp';
     process.env.WEIGHTKIT_XNNPACK_PACKED_CACHE_PATH = join(dir, 'env.xpwc');
     const cache = await PackedWeightsCache.open();
     expect(cache.path).toBe(join(dir, 'env.xpwc'));
     await cache.close();
+  });
+
+  it('a WEIGHTKIT_* variable of no weightkit namespace is refused by every package, naming the namespaces', async () => {
+    process.env.WEIGHTKIT_XNNPACK_PACKED_CACHE_PATH = join(dir, 'ns.xpwc');
+    for (const name of ['WEIGHTKIT_TYPO', 'WEIGHTKIT_LITERT_DELEGATE', 'WEIGHTKIT_XNNPAK_PACKED_CACHE_PATH']) {
+      process.env[name] = '1';
+      const refused = expect.objectContaining({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(new RegExp(`${name} is no weightkit variable: weightkit reads WEIGHTKIT_CORE_\\*, .*WEIGHTKIT_CI_\\*`)) });
+      await expect(PackedWeightsCache.open()).rejects.toThrowError(refused);
+      await expect(openNamedDataMap(model('ns', MiB))).rejects.toThrowError(refused);
+      delete process.env[name];
+    }
   });
 
   it('a misspelt variable of its own namespace is still refused, with the one meant', async () => {

@@ -81,13 +81,14 @@ else()
 endif()
 set(WEIGHTKIT_PREBUILD_DIR "${CMAKE_SOURCE_DIR}/prebuilds/linux-${WEIGHTKIT_ARCH}-glibc")
 
-# Every binary the package ships (addons, runtime libraries) belongs to the
-# target weightkit_shipped: `npm start` builds only it, `npm test` and the
-# benchmarks build the native programs as well. With WEIGHTKIT_PREBUILD it is
-# also stripped and copied to prebuilds/.
-add_custom_target(weightkit_shipped)
+# `npm start` builds only the target weightkit_start: every binary the
+# package ships (addons, runtime libraries) and the demo's interop programs;
+# `npm test` and the benchmarks build the other native programs as well.
+# A shipped binary is also stripped and copied to prebuilds/ under
+# WEIGHTKIT_PREBUILD.
+add_custom_target(weightkit_start)
 function(weightkit_shipped target)
-  add_dependencies(weightkit_shipped ${target})
+  add_dependencies(weightkit_start ${target})
   if(WEIGHTKIT_PREBUILD)
     target_link_options(${target} PRIVATE -s)
     add_custom_command(TARGET ${target} POST_BUILD
@@ -168,6 +169,7 @@ function(weightkit_native_program target)
   if(ARG_KIND STREQUAL "fuzz")
     target_link_options(${target} PRIVATE -fsanitize=fuzzer)
   elseif(ARG_KIND STREQUAL "interop")
+    add_dependencies(weightkit_start ${target})
     set(xnn "${WEIGHTKIT_XNNPACK_DIR}")
     target_include_directories(${target} PRIVATE "${xnn}/include")
     target_link_libraries(${target} PRIVATE "${xnn}/lib/libXNNPACK.a" "${xnn}/lib/libxnnpack-microkernels-prod.a"

@@ -43,7 +43,7 @@ export {
   type FileProbe, type OpenOptions, type WeightsFormat,
 } from './formats.js';
 export {
-  BackendOptions, CORE_OPTIONS, closest, envName, namespaceOf, optionSpecs, parseOptionText, registerOption, reserveVariable,
+  BackendOptions, CORE_OPTIONS, VARIABLE_NAMESPACES, closest, envName, namespaceOf, optionSpecs, parseOptionText, registerOption, reserveVariable,
   type OptionSpec, type OptionType,
 } from './options.js';
 export type { WeightsCache, WeightsCacheKey } from './weights-cache.js';

@@ -36,6 +36,15 @@ export interface OptionSpec<T extends string | number | boolean = string | numbe
 }
 
 const registry = new Map<string, OptionSpec>();
+
+/**
+ * Every namespace of `WEIGHTKIT_*` variables, whether or not its package is
+ * installed here (core ships with every package, so a new package adds its
+ * namespace here): options of core, xnnpack-cache, aoti-blob and cuda-offload;
+ * `addon` (addon locations), `build` (build switches), `ci` (the test and CI
+ * harness). A variable outside all of them and the registered ones is a typo.
+ */
+export const VARIABLE_NAMESPACES: readonly string[] = ['core', 'xnnpack', 'aoti', 'cuda', 'addon', 'build', 'ci'];
 /** Variables inside a namespace that are not options (a build or test setting). */
 const reservedVariables = new Set<string>();
 
@@ -210,11 +219,20 @@ export class BackendOptions {
    * option (a typo otherwise goes unnoticed); variables of other namespaces
    * belong to other packages and are left alone, as are `WEIGHTKIT_ADDON_*`
    * (addon locations), `WEIGHTKIT_BUILD_*` (build switches) and reserved names.
+   * A `WEIGHTKIT_*` variable of no weightkit namespace at all
+   * ({@link VARIABLE_NAMESPACES}) is an error too.
    */
   parseEnv(env: NodeJS.ProcessEnv = process.env, namespaces?: readonly string[]): this {
     const byEnv = new Map([...registry.keys()].map((k) => [envName(k), k]));
     const spaces = (namespaces ?? [...new Set([...registry.keys()].map(namespaceOf))]).map((n) => `WEIGHTKIT_${n.toUpperCase()}_`);
+    const known = [...new Set([...VARIABLE_NAMESPACES, ...[...registry.keys()].map(namespaceOf)])].map((n) => `WEIGHTKIT_${n.toUpperCase()}_`);
     for (const [name, text] of Object.entries(env)) {
+      if (name.startsWith('WEIGHTKIT_') && text !== undefined && !known.some((p) => name.startsWith(p))) {
+        throw new WeightkitError(
+          'WK_BAD_ARGUMENT',
+          `environment variable ${name} is no weightkit variable: weightkit reads ${known.map((p) => `${p}*`).join(', ')}; unset or rename it`,
+        );
+      }
       if (text === undefined || !spaces.some((p) => name.startsWith(p)) || reservedVariables.has(name)) continue;
       const key = byEnv.get(name);
       if (!key) {

@@ -17,7 +17,7 @@ const dir = tempDir('wk-pytorch-');
 const DEBIAN_PYTHON = '/usr/bin/python3';
 const hasTorch = spawnSync(DEBIAN_PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 // CI installs python3-torch and sets this, so a missing install fails instead of skipping.
-const requireTorch = process.env.WEIGHTKIT_REQUIRE_TORCH === '1';
+const requireTorch = process.env.WEIGHTKIT_CI_REQUIRE_TORCH === '1';
 
 interface Expected { path: string; tensors: Record<string, { dtype: string; shape: number[]; bytes: string }> }
 

@@ -15,6 +15,7 @@ import { XNNPACK_OPTIONS } from './options.js';
 /** The footer magic of XPWC files, bytes 43 57 50 58 ("CWPX" little-endian). */
 const XPWC_MAGIC = 0x58505743;
 import { nativeItem, planPack, type PackPlanItem } from './pack-plan.js';
+import { entryName } from './entry-name.js';
 
 /** Options for {@link PackedWeightsCache.open}. */
 export interface PackedWeightsCacheOptions {
@@ -102,7 +103,7 @@ function toNativeKey(key: CacheKey): NativeKey {
     throw new WeightkitError('WK_BAD_ARGUMENT', 'a cache key needs a kernel name (and optionally a bias name) as strings');
   }
   return {
-    name: key.kernel + (key.bias ?? ''),
+    name: entryName(key.kernel, key.bias),
     seed: u32(key.seed, 'seed'),
     packerId: u32(key.fingerprintId, 'fingerprintId'),
     packerVersion: u32(key.packerVersion, 'packerVersion'),

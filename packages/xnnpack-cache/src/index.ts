@@ -19,3 +19,4 @@ export {
 export type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 export { biasCandidates, planPack, type PackPlanItem } from './pack-plan.js';
 export { XNNPACK_OPTIONS } from './options.js';
+export { entryName, splitEntryName } from './entry-name.js';

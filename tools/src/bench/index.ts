@@ -5,8 +5,10 @@
  * the CLI layer.
  * @module
  */
+import { nativeProgram } from '../native-programs.js';
 import { aotiReport, runAotiBench } from './aoti.js';
-import { layoutsReport, runLayoutsBench } from './layouts.js';
+import { layoutsReport, requireTorch, runLayoutsBench } from './layouts.js';
+import { requirePackages } from './requirements.js';
 import type { BenchPage } from './lib.js';
 import { offloadReport, runOffloadBench } from './offload.js';
 import { runTfjsBench, tfjsReport } from './tfjs.js';
@@ -27,6 +29,12 @@ export interface Benchmark {
   /** Usage lines for `weightkit bench --help`. */
   readonly describe: string;
   readonly defaultSizeBytes: number;
+  /**
+   * Checks, before any work, that what the benchmark runs is here (an
+   * optional package, a native program, a peer); WK_NOT_FOUND says what to
+   * install.
+   */
+  requires?(): void;
   /** Measures, then reports: the page to write and the verdicts to print. */
   run(options: BenchOptions): Promise<{ page: BenchPage; checks: unknown }>;
 }
@@ -48,6 +56,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'xnnpack', defaultSizeBytes: GiB,
+    requires: () => void nativeProgram('xnnpack_bench'),
     describe: 'the packed-weights cache on a --size model (default 1GiB): cold pack vs\n  warm open, dirty vs clean pages, 50 load/unload cycles, 4 processes sharing,\n  packer throughput vs memcpy, fallocate vs sparse ftruncate (default 3 runs),\n  and, where WEIGHTKIT_XNNPACK_DIR was set at build, operator creation with the\n  real XNNPACK: weightkit cold/warm vs its own weights cache.',
     async run(o) {
       const r = await runXnnpackBench({ ...opt(o), ...(o.runs ? { runs: o.runs } : {}) });
@@ -64,6 +73,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'layouts', defaultSizeBytes: GiB,
+    requires: requireTorch,
     describe: 'models as they lie on disk: open a 4-shard sparse 12 GiB snapshot and list\n  its catalog; a --size (default 1GiB) pytorch_model.bin written by torch.save:\n  open + every page vs torch.load (python3-torch), convert --to safetensors vs\n  a plain copy; --runs runs each (default 5).',
     async run(o) {
       const r = await runLayoutsBench({ ...opt(o), ...(o.runs ? { runs: o.runs } : {}) });
@@ -72,6 +82,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'tfjs', defaultSizeBytes: 64 * MiB,
+    requires: () => requirePackages('bench tfjs', ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@vladmandic/face-api']),
     describe: "open + every value decoded, weightkit vs tfjs-core's loader, on the\n  bundled face-api models and float16/uint8/float32 test models of --size\n  (default 64MiB), --runs loads per process (default 7).",
     async run(o) {
       const r = await runTfjsBench({ ...opt(o), ...(o.runs ? { runs: o.runs } : {}) });

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, statSync, truncateSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WeightkitError } from '@weightkit/core';
 import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
 import { type Targets, checkAll, targetText } from './targets.js';
 
@@ -85,6 +86,13 @@ function sparseSnapshot(dir: string): { folder: string; bytes: number; tensors: 
   });
   writeFileSync(join(folder, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
   return { folder, bytes: total, tensors: tensors.length };
+}
+
+/** WK_NOT_FOUND unless Debian's python3-torch, the baseline, is installed. */
+export function requireTorch(): void {
+  if (spawnSync(DEBIAN_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
+    throw new WeightkitError('WK_NOT_FOUND', `bench layouts compares against torch.load: install Debian's PyTorch for ${DEBIAN_PYTHON} ('apt-get install python3-torch')`);
+  }
 }
 
 /** torch.load of `file`, timed inside Python (import excluded), with its peak RSS. */

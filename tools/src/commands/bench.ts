@@ -30,6 +30,7 @@ export const bench: Command = {
     }
     const sizeBytes = values.size ? parseSize(values.size, '--size') : b.defaultSizeBytes;
     if (sizeBytes < 1 << 20) throw new WeightkitError('WK_BAD_ARGUMENT', '--size must be at least 1MiB');
+    b.requires?.();
     const { page, checks } = await b.run({
       sizeBytes, log: info,
       ...(values.runs ? { runs: parsePositiveInt(values.runs, '--runs', 10_000) } : {}),

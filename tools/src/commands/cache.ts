@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { WeightkitError, fileFootprint, readFootprint } from '@weightkit/core';
-import { type CacheStats, PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { type CacheStats, PackedWeightsCache, splitEntryName } from '@weightkit/xnnpack-cache';
 import { parse, parsePositiveInt, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
@@ -18,7 +18,9 @@ pack: packs every weight of rank >= 2 of <model> (with its bias) into the XPWC
   {entries, packed, hits, fileBytes, heapFallbackBytes, millis}; --footprint
   reads every packed page once, then adds the Rss and clean/dirty bytes of the
   cache file's mappings.
-inspect: {version, fileBytes, orphanBytes, entries: [{name, offset, size, seed}]};
+inspect: {version, fileBytes, orphanBytes, entries: [{name, offset, size, seed, kernel?, bias?}]}
+  (name is the stored key, kernel and bias names appended; kernel and bias
+  where the name splits unambiguously);
   reads files written by ExecuTorch too.
 verify: exit 0 only when every entry matches its checksum.
 compact: rewrites the file without orphans; refused while anyone has it open.
@@ -95,10 +97,11 @@ async function inspect(argv: string[]): Promise<void> {
   const { values, positionals: pos } = parse(argv, { json: { type: 'boolean' } }, usage);
   const [file] = positionals(pos, 1, usage);
   const info = await PackedWeightsCache.inspectFile(file!);
-  const doc = { version: info.version, fileBytes: info.fileBytes, orphanBytes: info.orphanBytes, entries: info.entries };
+  const entries = info.entries.map((e) => ({ ...e, ...splitEntryName(e.name) }));
+  const doc = { version: info.version, fileBytes: info.fileBytes, orphanBytes: info.orphanBytes, entries };
   if (values.json) return printJson(doc);
   process.stdout.write(`${file}: XPWC v${info.version}${info.integrity ? ' with weightkit integrity record' : ''}${info.recovered ? ' (recovered an earlier trailer)' : ''}\n`);
-  printTable(['name', 'offset', 'size', 'seed'], info.entries.map((e) => [e.name, String(e.offset), String(e.size), String(e.seed)]));
+  printTable(['kernel + bias', 'offset', 'size', 'seed'], entries.map((e) => [e.bias ? `${e.kernel} + ${e.bias}` : e.name, String(e.offset), String(e.size), String(e.seed)]));
   process.stdout.write(`${info.entries.length} entries, file ${formatBytes(info.fileBytes)}, orphans ${formatBytes(info.orphanBytes)}\n`);
 }
 

@@ -6,26 +6,39 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openNamedDataMap } from '@weightkit/core';
+import { openNamedDataMap, writeSafetensorsAsync } from '@weightkit/core';
 import { AotiWeights, writePt2 } from '@weightkit/aoti-blob';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printTable } from '../cli/output.js';
-import { defaultManifests, defaultModel } from '../default-model.js';
+import { INSTALL_DEFAULT_MODEL, defaultManifests, defaultModel, hasDefaultModel } from '../default-model.js';
+import { synthModel } from '../synth/model.js';
 import { nativePrograms, runProgram } from '../native-programs.js';
 import type { CachePackJson } from './cache.js';
 import { describeMap, printInspect } from './inspect.js';
 
 const usage = `usage: weightkit demo [--model <file>]
 
-Runs weightkit's main job on a model (default: face-api's face_recognition
-model, bundled through npm) and prints what it did.`;
+Runs weightkit's main job on a model and prints what it did. The default is
+face-api's face_recognition model from the npm package @vladmandic/face-api
+(an optional peer: where it is not installed, a synthetic model stands in).`;
+
+/** A small synthetic transformer (weightkit synth) for when face-api is not installed. */
+async function syntheticModel(work: string): Promise<string> {
+  const path = join(work, 'synthetic.safetensors');
+  await writeSafetensorsAsync(path, synthModel(4 << 20, 'float32').entries);
+  process.stdout.write(
+    `The default model (@vladmandic/face-api, an optional peer) is not installed, so a synthetic 4 MiB\n` +
+      `transformer stands in (${INSTALL_DEFAULT_MODEL} to run on real weights).\n\n`,
+  );
+  return path;
+}
 
 async function inspectStep(model: string): Promise<void> {
   const map = await openNamedDataMap(model);
@@ -114,7 +127,7 @@ interface InteropRun {
  * WEIGHTKIT_XNNPACK_DIR names a prebuilt XNNPACK.
  */
 async function xnnpackStep(model: string, work: string): Promise<void> {
-  if (!nativePrograms('interop').some((p) => p.name === 'xnnpack_interop' && p.built)) {
+  if (!nativePrograms('interop').some((p) => p.name === 'xnnpack_interop' && p.built && existsSync(p.path))) {
     process.stdout.write('\nReal XNNPACK: not built here (build with WEIGHTKIT_XNNPACK_DIR set to a prebuilt XNNPACK to add this step)\n');
     return;
   }
@@ -141,6 +154,10 @@ async function xnnpackStep(model: string, work: string): Promise<void> {
     }
   } finally {
     map.close();
+  }
+  if (spec.length === 0) {
+    process.stdout.write('\nReal XNNPACK: the model has no float32 [kh, kw, cin, cout] filters with biases to make operators of\n');
+    return;
   }
   const weights = join(work, 'xnnpack-chain.bin');
   const specFile = join(work, 'xnnpack-chain.spec');
@@ -186,12 +203,13 @@ export const demo: Command = {
   async run(argv) {
     const { values, positionals: pos } = parse(argv, { model: { type: 'string' } }, usage);
     positionals(pos, 0, usage);
-    const model = values.model ?? defaultModel();
     process.stdout.write('== weightkit demo ==\n\n');
-    await inspectStep(model);
-    if (!values.model) await allManifestsStep();
     const work = mkdtempSync(join(tmpdir(), 'weightkit-demo-'));
     try {
+      const bundled = !values.model && hasDefaultModel();
+      const model = values.model ?? (bundled ? defaultModel() : await syntheticModel(work));
+      await inspectStep(model);
+      if (bundled) await allManifestsStep();
       cacheStep(model, work);
       await xnnpackStep(model, work);
       await aotiStep(model, work);
