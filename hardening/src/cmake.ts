@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type NativeProgram, NATIVE_PACKAGES, packageDir, programsOf } from '@weightkit/tools';
+import { type NativeProgram, NATIVE_PACKAGES, packageDir, programsOf } from '@weightkit/tools/native-programs';
 import { repoRoot } from './paths.js';
 
 export interface Run {

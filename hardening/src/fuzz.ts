@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { WeightCatalog, WeightkitError, parseSafetensorsHeader, parseTfjsManifest, unpickleStateDict } from '@weightkit/core';
-import { NATIVE_PACKAGES } from '@weightkit/tools';
+import { NATIVE_PACKAGES } from '@weightkit/tools/native-programs';
 import { suiteArgs } from './args.js';
 import { buildPrograms } from './cmake.js';
 import { corpusDir, regressionsDir, repoRoot } from './paths.js';

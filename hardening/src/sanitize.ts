@@ -6,7 +6,7 @@
  * Usage: node hardening/dist/sanitize.js [--only address|thread] [--json out.json] [--write-docs]
  * @module
  */
-import { NATIVE_PACKAGES } from '@weightkit/tools';
+import { NATIVE_PACKAGES } from '@weightkit/tools/native-programs';
 import { suiteArgs } from './args.js';
 import { buildPrograms, run } from './cmake.js';
 import { Report } from './report.js';

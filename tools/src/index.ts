@@ -12,7 +12,3 @@ export type { OffloadRunJson } from './commands/offload.js';
 export { openWeights } from './open-weights.js';
 export { synthModel, synthShape, SYNTH_DTYPES, type SynthShape } from './synth/model.js';
 export { defaultModel, defaultModelDir, defaultManifests } from './default-model.js';
-/** @internal The native programs of a workspace build, for the hardening suites. */
-export {
-  NATIVE_PACKAGES, nativeProgram, nativePrograms, packageDir, programsOf, runProgram, type NativeProgram, type ProgramKind,
-} from './native-programs.js';

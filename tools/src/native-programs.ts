@@ -3,7 +3,8 @@
  * (weightkit_native_program): tests, fuzz targets, benchmarks and interop
  * programs. CMake lists them in build/Release/native-programs.json; the test
  * suite, the hardening runners and the benchmarks read that list, so adding
- * a program never means editing a runner.
+ * a program never means editing a runner. The hardening workspace imports
+ * it as `@weightkit/tools/native-programs`, not through the CLI's barrel.
  * @module
  */
 import { spawnSync } from 'node:child_process';

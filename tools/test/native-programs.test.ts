@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_PACKAGES, programsOf } from '@weightkit/tools';
+import { NATIVE_PACKAGES, programsOf } from '@weightkit/tools/native-programs';
 
 describe('native programs', () => {
   for (const pkg of NATIVE_PACKAGES) {

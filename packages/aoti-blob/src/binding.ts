@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+import { type AddonBase, loadNativeAddon } from '@weightkit/core/internal';
 
 /** One constants_info_ entry as the addon reports it. */
 export interface NativeConstant {

@@ -6,9 +6,8 @@
  * @module
  */
 import { basename, join } from 'node:path';
-import {
-  type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectNamedDataMap, expectObject, writeAll, writeFileAtomically, writeFolderAtomically,
-} from '@weightkit/core';
+import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo } from '@weightkit/core';
+import { expectNamedDataMap, expectObject, writeAll, writeFileAtomically, writeFolderAtomically } from '@weightkit/core/internal';
 import { StoredZipWriter } from './zip-writer.js';
 
 /** Options for the writers. */

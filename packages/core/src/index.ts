@@ -11,9 +11,12 @@
  * - {@link readFootprint}, the memory-footprint reader;
  * - {@link FileMapping}, the read-only mapping everything above is built on.
  *
+ * What the weightkit packages share among themselves (addon loading, atomic
+ * writes, argument checks) is in `@weightkit/core/internal`, outside semver.
+ *
  * @packageDocumentation
  */
-export { ERROR_CODES, WeightkitError, escapeControls, isWeightkitError, fromSystemError, shown, type ErrorCode } from './errors.js';
+export { ERROR_CODES, WeightkitError, isWeightkitError, fromSystemError, type ErrorCode } from './errors.js';
 export {
   DTYPES, DTYPE_TABLE, SAFETENSORS_DTYPES, TFJS_DTYPES, dtypeInfo, dtypeFromC10, dtypeFromSafetensors, dtypeFromTfjs,
   isDType, safetensorsName, storageBytes, typedView, type DType, type DTypeInfo, type TypedArray,
@@ -43,7 +46,7 @@ export {
   type FileProbe, type OpenOptions, type WeightsFormat,
 } from './formats.js';
 export {
-  BackendOptions, CORE_OPTIONS, VARIABLE_NAMESPACES, closest, envName, namespaceOf, optionSpecs, parseOptionText, registerOption, reserveVariable,
+  BackendOptions, CORE_OPTIONS, VARIABLE_NAMESPACES, envName, namespaceOf, optionSpecs, parseOptionText, registerOption,
   type OptionSpec, type OptionType,
 } from './options.js';
 export type { WeightsCache, WeightsCacheKey } from './weights-cache.js';
@@ -52,13 +55,6 @@ export {
   type Footprint, type FootprintCounts, type MappingFootprint,
 } from './footprint.js';
 export { FileMapping, type Advice, type FileMappingOptions } from './mapping.js';
-export { elfProblem, findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag, type AddonBase } from './native-loader.js';
-export { cancelFlag, withSignal } from './abort.js';
-export { NativeHandle } from './native-handle.js';
-export {
-  TEMPORARY_MARK, removeStaleTemporaries, temporaryOwner, writeAll, writeFileAtomically, writeFileAtomicallySync, writeFolderAtomically,
-} from './atomic-write.js';
-export { expectArray, expectNamedDataMap, expectObject } from './arguments.js';
 export { decodeFloat16, halfToFloat } from './float16.js';
 export {
   writeSafetensors, writeSafetensorsAsync, type SafetensorsWriteEntry, type SafetensorsWriteOptions, type TensorFiller,

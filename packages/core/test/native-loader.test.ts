@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFil
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { elfProblem, findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag } from '@weightkit/core';
+import { elfProblem, findNativeFile, loadNativeAddon, nativeFileCandidates, prebuildTag } from '@weightkit/core/internal';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('wk-loader-');
@@ -50,7 +50,7 @@ describe('loading an addon', () => {
     for (const tag of ['linux-x64-glibc', 'linux-arm64-glibc']) mkdirSync(join(root, 'prebuilds', tag), { recursive: true });
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
       Object.defineProperty(process, 'platform', { value: 'darwin' });
-      const { loadNativeAddon } = await import('@weightkit/core');
+      const { loadNativeAddon } = await import('@weightkit/core/internal');
       try { loadNativeAddon(process.env.URL, 'weightkit_core'); } catch (e) { console.log(e.code, e.message); }`],
     { encoding: 'utf8', env: { ...process.env, URL: moduleUrl } });
     expect(r.stdout).toMatch(new RegExp(`^WK_UNSUPPORTED cannot load the native addon weightkit_core\\.node on darwin-${process.arch} .*ships prebuilt binaries for linux-arm64-glibc and linux-x64-glibc \\(glibc 2\\.31 or newer\\)\\. weightkit runs on Linux only`));
@@ -76,7 +76,7 @@ describe('loading an addon', () => {
       expect(elfProblem(local)).toMatch(/^truncated: .* ends at byte \d+, the file has \d+ \(reinstall the package\)$/);
       // In a child: a SIGBUS there is a failure here, not the end of the test run.
       const script = `
-        import { loadNativeAddon } from '@weightkit/core';
+        import { loadNativeAddon } from '@weightkit/core/internal';
         try { loadNativeAddon(process.env.URL, 'weightkit_core'); console.log('loaded'); } catch (e) { console.log(e.code, e.message); }`;
       const run = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, URL: moduleUrl } });
       const alone = run();
@@ -96,7 +96,7 @@ describe('loading an addon', () => {
     writeFileSync(broken, 'not a binary');
     for (const [value, message] of [['relative/core.node', /must be an absolute path/], [broken, /cannot be loaded: .*broken\.node \(not an ELF shared object\)/], [join(dir, 'absent.node'), /absent\.node \(missing\)/]] as const) {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
-        import { loadNativeAddon } from '@weightkit/core';
+        import { loadNativeAddon } from '@weightkit/core/internal';
         try { loadNativeAddon(import.meta.resolve('@weightkit/core'), 'weightkit_core'); console.log('loaded'); } catch (e) { console.log(e.code, e.message); }`],
       { encoding: 'utf8', env: { ...process.env, WEIGHTKIT_ADDON_WEIGHTKIT_CORE: value } });
       expect(r.stdout).toMatch(/^WK_BAD_ARGUMENT WEIGHTKIT_ADDON_WEIGHTKIT_CORE /);

@@ -5,9 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  SafetensorsMap, TEMPORARY_MARK, removeStaleTemporaries, temporaryOwner, writeSafetensors, writeSafetensorsAsync,
-} from '@weightkit/core';
+import { SafetensorsMap, writeSafetensors, writeSafetensorsAsync } from '@weightkit/core';
+import { TEMPORARY_MARK, removeStaleTemporaries, temporaryOwner } from '@weightkit/core/internal';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('wk-writers-');

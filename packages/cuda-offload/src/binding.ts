@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import { type AddonBase, findNativeFile, loadNativeAddon, nativeFileCandidates } from '@weightkit/core';
+import { type AddonBase, findNativeFile, loadNativeAddon, nativeFileCandidates } from '@weightkit/core/internal';
 import type { OffloadStats, OffloadWeight } from './types.js';
 
 export interface NativePlan {

@@ -8,7 +8,8 @@
  * does ever blocks the event loop.
  * @module
  */
-import { BackendOptions, type NamedDataMap, NativeHandle, WeightkitError, expectObject, shown, withSignal } from '@weightkit/core';
+import { BackendOptions, type NamedDataMap, WeightkitError } from '@weightkit/core';
+import { NativeHandle, expectObject, shown, withSignal } from '@weightkit/core/internal';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';

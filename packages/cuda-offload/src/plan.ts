@@ -2,7 +2,8 @@
  * {@link plan}: what a budget means for a schedule, without a device.
  * @module
  */
-import { type NamedDataMap, WeightCatalog, WeightkitError, expectNamedDataMap } from '@weightkit/core';
+import { type NamedDataMap, WeightCatalog, WeightkitError } from '@weightkit/core';
+import { expectNamedDataMap } from '@weightkit/core/internal';
 import { offloadAddon } from './binding.js';
 import type { ScheduleInput } from './types.js';
 import { deviceBytes, scheduleIndices } from './weights.js';

@@ -3,7 +3,8 @@
  * weight's host bytes are, and schedules by name.
  * @module
  */
-import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo, expectArray, expectNamedDataMap, shown } from '@weightkit/core';
+import { type NamedDataMap, type TensorInfo, WeightkitError, dtypeInfo } from '@weightkit/core';
+import { expectArray, expectNamedDataMap, shown } from '@weightkit/core/internal';
 import type { OffloadWeight, ScheduleInput } from './types.js';
 
 /** Bytes a tensor takes on the device: what `get()` returns (quantized tensors decoded). */

@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import { type AddonBase, loadNativeAddon } from '@weightkit/core';
+import { type AddonBase, loadNativeAddon } from '@weightkit/core/internal';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 
 export interface NativeKey {

@@ -5,9 +5,9 @@
  * @module
  */
 import {
-  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray,
-  NativeHandle, expectNamedDataMap, expectObject, probeFile, withSignal,
+  BackendOptions, type NamedDataMap, WeightkitError, type WeightsCache, type WeightsCacheKey, type TypedArray, probeFile,
 } from '@weightkit/core';
+import { NativeHandle, expectNamedDataMap, expectObject, withSignal } from '@weightkit/core/internal';
 import { type NativeCache, type NativeKey, type NativeOpenOptions, xnnpackAddon } from './binding.js';
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 import { XNNPACK_OPTIONS } from './options.js';

@@ -3,7 +3,8 @@
  * {@link @weightkit/core!BackendOptions} registry when this package is imported.
  * @module
  */
-import { registerOption, reserveVariable } from '@weightkit/core';
+import { registerOption } from '@weightkit/core';
+import { reserveVariable } from '@weightkit/core/internal';
 
 // Where a prebuilt XNNPACK is, for the interop programs and tests: a build setting, no option.
 reserveVariable('WEIGHTKIT_XNNPACK_DIR');

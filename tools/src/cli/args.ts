@@ -4,7 +4,8 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WeightkitError, closest } from '@weightkit/core';
+import { WeightkitError } from '@weightkit/core';
+import { closest } from '@weightkit/core/internal';
 
 /** A command line that does not match the command's usage: exit code 2. */
 export class UsageError extends Error {

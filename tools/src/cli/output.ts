@@ -3,7 +3,7 @@
  * stderr only, so `--json` output is always machine-readable.
  * @module
  */
-import { escapeControls } from '@weightkit/core';
+import { escapeControls } from '@weightkit/core/internal';
 
 /** Formats a byte count for humans (binary units). */
 export function formatBytes(n: number): string {

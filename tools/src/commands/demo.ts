@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openNamedDataMap, writeSafetensorsAsync } from '@weightkit/core';
+import { WeightkitError, openNamedDataMap, writeSafetensorsAsync } from '@weightkit/core';
 import { AotiWeights, writePt2 } from '@weightkit/aoti-blob';
 import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
 import { parse, positionals } from '../cli/args.js';
@@ -71,7 +71,7 @@ function cacheStep(model: string, work: string): void {
   const cacheFile = join(work, 'default-model.xpwc');
   const run = () => {
     const r = spawnSync(process.execPath, [bin, 'cache', 'pack', model, '--cache', cacheFile, '--json', '--footprint'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cache pack failed: ${r.stderr}`);
+    if (r.status !== 0) throw new WeightkitError('WK_IO', `the demo's 'weightkit cache pack' process failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}): ${r.stderr.trim()}`);
     return JSON.parse(r.stdout) as CachePackJson;
   };
   const cold = run();

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "dequantize.hpp"
+#include "dequantize_binding.hpp"
 #include "weightkit/mapped_file.hpp"
 #include "weightkit/napi_helpers.hpp"
 #include "weightkit/path_lock.hpp"

@@ -1,7 +1,7 @@
 // dequantize(kind, src, dst, scale, min): TensorFlow.js quantized weights
 // decoded into a caller's array by weightkit/dequantize.hpp. Synchronous: the
 // work is one pass over memory the caller already holds, like tfjs's own.
-#include "dequantize.hpp"
+#include "dequantize_binding.hpp"
 
 #include "weightkit/dequantize.hpp"
 #include "weightkit/napi_helpers.hpp"
