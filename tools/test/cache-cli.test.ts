@@ -25,7 +25,11 @@ describe('weightkit cache', () => {
     const doc = JSON.parse(weightkit('cache', 'inspect', cache, '--json').stdout);
     expect(Object.keys(doc).sort()).toEqual(['entries', 'fileBytes', 'orphanBytes', 'version']);
     expect(doc.version).toBe(2);
-    expect(Object.keys(doc.entries[0]).sort()).toEqual(['name', 'offset', 'seed', 'size']);
+    expect(Object.keys(doc.entries[0]).sort()).toEqual(['bias', 'kernel', 'name', 'offset', 'seed', 'size']);
+    // The stored name is the kernel's with the bias's appended; the table shows them apart.
+    expect(doc.entries[0].name).toBe(doc.entries[0].kernel + doc.entries[0].bias);
+    expect(doc.entries[0].bias).toMatch(/\/bias$/);
+    expect(weightkit('cache', 'inspect', cache).stdout).toContain(`${doc.entries[0].kernel} + ${doc.entries[0].bias}`);
     expect(weightkit('cache', 'verify', cache).code).toBe(0);
     expect(JSON.parse(weightkit('inspect', cache, '--json').stdout).format).toBe('xpwc');
     expect(weightkit('cache', 'compact', cache).code).toBe(0);
