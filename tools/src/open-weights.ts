@@ -1,13 +1,15 @@
 /**
  * The CLI's one entry point for `<model>` arguments: core's format registry,
  * with every backend's readers registered (importing @weightkit/aoti-blob
- * adds AOTInductor), so the CLI opens exactly what `openNamedDataMap` opens:
+ * adds AOTInductor, @weightkit/xnnpack-cache the inspect-only XPWC), so the
+ * CLI opens exactly what `openNamedDataMap` opens:
  * a file (followed through links), a model folder or hub snapshot, or a hub
  * repository folder (`--revision`), with `--weights` to pick a file of a folder.
  * @module
  */
 import { type NamedDataMap, type OpenOptions, openNamedDataMap } from '@weightkit/core';
 import '@weightkit/aoti-blob';
+import '@weightkit/xnnpack-cache';
 
 /** The options every command taking a `<model>` accepts (spread into its parse config). */
 export const MODEL_OPTIONS = {

@@ -41,6 +41,15 @@ export interface OpenOptions extends FolderOptions {
   readonly model?: string;
 }
 
+/**
+ * What `weightkit inspect` lists of a file that is not weights to open (an
+ * inspect-only format, e.g. a packed-weights cache): its entries as bytes.
+ */
+export interface FileListing {
+  readonly format: string;
+  readonly entries: readonly { readonly name: string; readonly byteLength: number }[];
+}
+
 /** A reader of one format. */
 export interface WeightsFormat {
   /** The name `NamedDataMap.format` reports, e.g. `safetensors`. */
@@ -53,6 +62,12 @@ export interface WeightsFormat {
   sniff(probe: FileProbe): number;
   open(path: string, options: OpenOptions): Promise<NamedDataMap>;
   openSync(path: string, options: OpenOptions): NamedDataMap;
+  /**
+   * Only for an inspect-only format, whose files are listed but never opened
+   * as weights: its `open` refuses with a message naming what the file is,
+   * and this lists it.
+   */
+  list?(path: string): Promise<FileListing>;
 }
 
 const registry: WeightsFormat[] = [];

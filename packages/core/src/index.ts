@@ -43,7 +43,7 @@ export {
 import './open.js';
 export {
   detectFormats, openNamedDataMap, openNamedDataMapSync, probeFile, registerFormat, registeredFormats,
-  type FileProbe, type OpenOptions, type WeightsFormat,
+  type FileListing, type FileProbe, type OpenOptions, type WeightsFormat,
 } from './formats.js';
 export {
   BackendOptions, CORE_OPTIONS, VARIABLE_NAMESPACES, envName, namespaceOf, optionSpecs, parseOptionText, registerOption,

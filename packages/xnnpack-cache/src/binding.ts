@@ -72,6 +72,8 @@ interface XnnpackAddon extends AddonBase {
   inspectFile(path: string): Promise<CacheFileInfo>;
   verifyFile(path: string): Promise<VerifyReport>;
   compactFile(path: string): Promise<CompactReport>;
+  /** The native footer magic (xpwc.hpp's kMagic). */
+  readonly xpwcMagic: number;
 }
 
 let addon: XnnpackAddon | undefined;

@@ -12,10 +12,9 @@ import { type NativeCache, type NativeKey, type NativeOpenOptions, xnnpackAddon 
 import type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './types.js';
 import { XNNPACK_OPTIONS } from './options.js';
 
-/** The footer magic of XPWC files, bytes 43 57 50 58 ("CWPX" little-endian). */
-const XPWC_MAGIC = 0x58505743;
 import { nativeItem, planPack, type PackPlanItem } from './pack-plan.js';
 import { entryName } from './entry-name.js';
+import { sniffXpwc } from './format.js';
 
 /** Options for {@link PackedWeightsCache.open}. */
 export interface PackedWeightsCacheOptions {
@@ -321,9 +320,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
    * that passes may still be refused by it.
    */
   static looksLikeCache(path: string): boolean {
-    const { isDirectory, tail } = probeFile(path);
-    if (isDirectory || tail.length < 20) return false;
-    return new DataView(tail.buffer, tail.byteOffset, tail.byteLength).getUint32(tail.length - 8, true) === XPWC_MAGIC;
+    return sniffXpwc(probeFile(path)) > 0;
   }
 
   /** The index of a cache file, read-only; reads files written by ExecuTorch too. */

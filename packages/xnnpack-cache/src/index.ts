@@ -20,3 +20,4 @@ export type { CacheFileInfo, CacheStats, CompactReport, VerifyReport } from './t
 export { biasCandidates, planPack, type PackPlanItem } from './pack-plan.js';
 export { XNNPACK_OPTIONS } from './options.js';
 export { entryName, splitEntryName } from './entry-name.js';
+export { XPWC_MAGIC, sniffXpwc } from './format.js';

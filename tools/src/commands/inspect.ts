@@ -1,6 +1,5 @@
 /** `weightkit inspect <model> [--json]`. @module */
-import type { NamedDataMap } from '@weightkit/core';
-import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
+import { type FileListing, type NamedDataMap, detectFormats } from '@weightkit/core';
 import { MODEL_OPTIONS, MODEL_USAGE, openWeights } from '../open-weights.js';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
@@ -38,11 +37,10 @@ export function printInspect(doc: InspectJson, title: string): void {
   process.stdout.write(`${doc.tensors.length} tensors, ${doc.totalBytes} bytes (${formatBytes(doc.totalBytes)})\n`);
 }
 
-/** A packed-weights cache: its entries are opaque packed bytes. */
-async function describeCache(path: string): Promise<InspectJson> {
-  const info = await PackedWeightsCache.inspectFile(path);
-  const tensors = info.entries.map((e) => ({ name: e.name, dtype: 'uint8', shape: [e.size], byteLength: e.size }));
-  return { format: 'xpwc', tensors, totalBytes: tensors.reduce((a, t) => a + t.byteLength, 0) };
+/** A file of an inspect-only format (a packed-weights cache): its entries are opaque bytes. */
+function describeListing(listing: FileListing): InspectJson {
+  const tensors = listing.entries.map((e) => ({ name: e.name, dtype: 'uint8', shape: [e.byteLength], byteLength: e.byteLength }));
+  return { format: listing.format, tensors, totalBytes: tensors.reduce((a, t) => a + t.byteLength, 0) };
 }
 
 export const inspect: Command = {
@@ -61,9 +59,10 @@ export const inspect: Command = {
         map.close();
       }
     } catch (e) {
-      // Not weights a reader opens: a packed-weights cache, when it ends like one.
-      if (!PackedWeightsCache.looksLikeCache(file!)) throw e;
-      doc = await describeCache(file!);
+      // Not weights a reader opens: a file of an inspect-only format, when one recognises it.
+      const lister = detectFormats(file!).find((f) => f.list);
+      if (!lister?.list) throw e;
+      doc = describeListing(await lister.list(file!));
     }
     if (values.json) printJson(doc);
     else printInspect(doc, file!);

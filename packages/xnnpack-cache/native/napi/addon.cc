@@ -6,6 +6,7 @@
 #include "cache_object.hpp"
 #include "convert.hpp"
 #include "weightkit/napi_helpers.hpp"
+#include "weightkit/xnnpack/xpwc.hpp"
 
 namespace {
 
@@ -33,6 +34,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectFile", Napi::Function::New(env, file_operation<FileInfo, inspect_file>));
   exports.Set("verifyFile", Napi::Function::New(env, file_operation<VerifyReport, verify_file>));
   exports.Set("compactFile", Napi::Function::New(env, file_operation<CompactReport, compact_file>));
+  // For the test that the TypeScript magic (src/format.ts) agrees with this one.
+  exports.Set("xpwcMagic", Napi::Number::New(env, weightkit::xpwc::kMagic));
   return exports;
 }
 
