@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "weightkit/mapped_file.hpp"
-#include "weightkit/xnnpack/cache.hpp"
+#include "weightkit/xnnpack/entry.hpp"
+#include "weightkit/xnnpack/xpwc.hpp"
 
 namespace weightkit::xnnpack {
 
