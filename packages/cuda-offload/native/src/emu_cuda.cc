@@ -77,7 +77,6 @@ struct EmuContext {
 
 namespace {
 
-using State = EmuContext;
 
 thread_local EmuContext* t_current = nullptr;
 
@@ -90,15 +89,15 @@ std::string hex(const void* p) {
   return buf;
 }
 
-cudaError_t hazard(State& st, const std::string& what) {
+cudaError_t hazard(EmuContext& st, const std::string& what) {
   st.hazards.push_back(what);
   return cudaErrorIllegalAddress;
 }
 
-void overhead(State& st) { st.host_now += st.config.api_overhead_us; }
+void overhead(EmuContext& st) { st.host_now += st.config.api_overhead_us; }
 
 /// Places an operation of `duration` on `s` (and on `engine` when given).
-double place(State& st, EmuStream* s, double duration, double* engine, bool count_stall, double* start_out) {
+double place(EmuContext& st, EmuStream* s, double duration, double* engine, bool count_stall, double* start_out) {
   const double natural = std::max({s->tail, st.host_now, engine ? *engine : 0.0});
   const double start = std::max(natural, s->pending_wait);
   if (count_stall) st.stall_us += start - natural;
@@ -110,7 +109,7 @@ double place(State& st, EmuStream* s, double duration, double* engine, bool coun
 }
 
 /// The live allocation holding [p, p+n), or nullptr.
-Alloc* find(State& st, const void* p, size_t n) {
+Alloc* find(EmuContext& st, const void* p, size_t n) {
   auto a = reinterpret_cast<uintptr_t>(p);
   auto it = st.live.upper_bound(a);
   if (it == st.live.begin()) return nullptr;
@@ -119,7 +118,7 @@ Alloc* find(State& st, const void* p, size_t n) {
   return &it->second;
 }
 
-bool was_freed(State& st, const void* p) {
+bool was_freed(EmuContext& st, const void* p) {
   auto a = reinterpret_cast<uintptr_t>(p);
   for (const auto& f : st.freed) {
     if (a >= f.va && a < f.va + f.size) return true;
@@ -130,7 +129,7 @@ bool was_freed(State& st, const void* p) {
 /// Host memory behind a device address inside allocation `a`.
 uint8_t* host_of(Alloc* a, const void* p) { return a->data + (reinterpret_cast<uintptr_t>(p) - a->va); }
 
-cudaError_t missing(State& st, const void* p, const char* op) {
+cudaError_t missing(EmuContext& st, const void* p, const char* op) {
   return hazard(st, std::string(op) + ": " + hex(p) + (was_freed(st, p) ? " was freed (use after free)" : " is not device memory"));
 }
 
@@ -142,7 +141,7 @@ bool in_ranges(const std::map<uintptr_t, size_t>& m, const void* p, size_t n) {
   return a >= it->first && a + n <= it->first + it->second;
 }
 
-uint64_t used_at(State& st, EmuPool* pool, double t);
+uint64_t used_at(EmuContext& st, EmuPool* pool, double t);
 
 }  // namespace
 
@@ -199,7 +198,7 @@ struct EmuPool {
 };
 
 namespace {
-uint64_t used_at(State& st, EmuPool* pool, double t) {
+uint64_t used_at(EmuContext& st, EmuPool* pool, double t) {
   uint64_t used = 0;
   for (auto& [base, a] : st.live) {
     if (a.pool == pool && a.free_at > t) used += a.size;
@@ -218,7 +217,7 @@ cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaE
 
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!value || device != 0) return cudaErrorInvalidValue;
   switch (attr) {
@@ -232,7 +231,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!stream) return cudaErrorInvalidValue;
   *stream = new EmuStream();
@@ -244,7 +243,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.erase(stream)) return cudaErrorInvalidResourceHandle;
   delete stream;
@@ -253,7 +252,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   st.host_now = std::max(st.host_now, stream->tail);
@@ -262,7 +261,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream) || !event) return cudaErrorInvalidResourceHandle;
   overhead(st);
@@ -283,7 +282,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!event || !st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   overhead(st);
@@ -296,7 +295,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (!event) return cudaErrorInvalidResourceHandle;
   if (!event->recorded) return cudaSuccess;
-  State& st = *event->ctx;
+  EmuContext& st = *event->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   st.host_now = std::max(st.host_now, event->time);
   return cudaSuccess;
@@ -305,7 +304,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 cudaError_t cudaEventQuery(cudaEvent_t event) {
   if (!event) return cudaErrorInvalidResourceHandle;
   if (!event->recorded) return cudaSuccess;
-  State& st = *event->ctx;
+  EmuContext& st = *event->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   return event->time <= st.host_now ? cudaSuccess : cudaErrorNotReady;
 }
@@ -321,7 +320,7 @@ cudaError_t cudaMemPoolCreate(cudaMemPool_t* pool, const cudaMemPoolProps* props
 
 cudaError_t cudaMemPoolDestroy(cudaMemPool_t pool) {
   if (!pool) return cudaErrorInvalidValue;
-  State& st = *pool->ctx;
+  EmuContext& st = *pool->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   for (auto it = st.live.begin(); it != st.live.end();) {
     if (it->second.pool == pool) {
@@ -349,7 +348,7 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 
 cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void* value) {
   if (!pool || !value) return cudaErrorInvalidValue;
-  State& st = *pool->ctx;
+  EmuContext& st = *pool->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   auto* out = static_cast<uint64_t*>(value);
   switch (attr) {
@@ -365,7 +364,7 @@ cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 
 cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!ptr || !pool || size == 0) return cudaErrorInvalidValue;
   if (!st.streams.count(stream) || pool->ctx != &st) return cudaErrorInvalidResourceHandle;
@@ -392,7 +391,7 @@ cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool,
 
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   auto it = st.live.find(reinterpret_cast<uintptr_t>(ptr));
@@ -423,7 +422,7 @@ cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t stream) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream)) return cudaErrorInvalidResourceHandle;
   if (count == 0) return cudaSuccess;
@@ -468,7 +467,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
   cudaError_t created = cudaStreamCreateWithFlags(&s, 0);
   if (created != cudaSuccess) return created;
   {
-    State& st = *s->ctx;
+    EmuContext& st = *s->ctx;
     std::lock_guard<std::mutex> g(st.mu);
     for (EmuStream* o : st.streams) s->pending_wait = std::max(s->pending_wait, o->tail);
   }
@@ -480,7 +479,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
 
 cudaError_t cudaHostRegister(void* ptr, size_t size, unsigned int flags) {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!ptr || size == 0) return cudaErrorInvalidValue;
   if (!st.config.host_register_supported) return cudaErrorNotSupported;
@@ -492,14 +491,14 @@ cudaError_t cudaHostRegister(void* ptr, size_t size, unsigned int flags) {
 
 cudaError_t cudaHostUnregister(void* ptr) {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   return st.host_registered.erase(reinterpret_cast<uintptr_t>(ptr)) ? cudaSuccess : cudaErrorInvalidValue;
 }
 
 cudaError_t cudaMallocHost(void** ptr, size_t size) {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!ptr || size == 0) return cudaErrorInvalidValue;
   *ptr = std::aligned_alloc(4096, (size + 4095) / 4096 * 4096);
@@ -510,7 +509,7 @@ cudaError_t cudaMallocHost(void** ptr, size_t size) {
 
 cudaError_t cudaFreeHost(void* ptr) {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.host_pinned.erase(reinterpret_cast<uintptr_t>(ptr))) return cudaErrorInvalidValue;
   std::free(ptr);
@@ -525,7 +524,7 @@ cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void* user)
 
 cudaError_t cudaDeviceSynchronize() {
   if (!current()) return cudaErrorInvalidResourceHandle;
-  State& st = *current();
+  EmuContext& st = *current();
   std::lock_guard<std::mutex> g(st.mu);
   for (EmuStream* s : st.streams) st.host_now = std::max(st.host_now, s->tail);
   return cudaSuccess;
@@ -557,22 +556,22 @@ ContextScope::~ContextScope() { t_current = previous_; }
 
 namespace {
 template <typename F>
-auto read_current(F f) -> decltype(f(std::declval<State&>())) {
-  State* st = current();
+auto read_current(F f) -> decltype(f(std::declval<EmuContext&>())) {
+  EmuContext* st = current();
   if (!st) return {};
   std::lock_guard<std::mutex> g(st->mu);
   return f(*st);
 }
 }  // namespace
 
-double host_now_us() { return read_current([](State& st) { return st.host_now; }); }
-std::vector<std::string> hazards() { return read_current([](State& st) { return st.hazards; }); }
-double compute_stall_us() { return read_current([](State& st) { return st.stall_us; }); }
-double copy_busy_us() { return read_current([](State& st) { return st.copy_busy_us; }); }
+double host_now_us() { return read_current([](EmuContext& st) { return st.host_now; }); }
+std::vector<std::string> hazards() { return read_current([](EmuContext& st) { return st.hazards; }); }
+double compute_stall_us() { return read_current([](EmuContext& st) { return st.stall_us; }); }
+double copy_busy_us() { return read_current([](EmuContext& st) { return st.copy_busy_us; }); }
 
 cudaError_t launch_compute(cudaStream_t stream, const ReadRange* ranges, size_t count, double cost_us) {
   if (!stream) return cudaErrorInvalidResourceHandle;
-  State& st = *stream->ctx;
+  EmuContext& st = *stream->ctx;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(stream) || cost_us < 0) return cudaErrorInvalidValue;
   overhead(st);
