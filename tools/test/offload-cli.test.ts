@@ -11,7 +11,7 @@ describe('weightkit offload', () => {
     const r = weightkit('offload', 'plan', manifest, '--budget-mb', '8', '--json');
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc).sort()).toEqual(['budgetBytes', 'floorBytes', 'lowerBoundBytesPerPass', 'plannedBytesPerPass', 'totalBytes']);
+    expect(Object.keys(doc).sort()).toEqual(['budgetBytes', 'floorBytes', 'largestPairBytes', 'largestWeightBytes', 'lowerBoundBytesPerPass', 'plannedBytesPerPass', 'totalBytes']);
     expect(doc.budgetBytes).toBe(8 * 2 ** 20);
     expect(doc.lowerBoundBytesPerPass).toBe(doc.totalBytes - doc.budgetBytes);
   });

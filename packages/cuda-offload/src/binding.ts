@@ -7,12 +7,14 @@ import { type AddonBase, findNativeFile, loadNativeAddon, nativeFileCandidates }
 import type { OffloadStats, OffloadWeight } from './types.js';
 
 export interface NativePlan {
-  budgetBytes: number;
   floorBytes: number;
   totalBytes: number;
   largestWeightBytes: number;
-  lowerBoundBytesPerPass: number;
-  plannedBytesPerPass: number | null;
+  largestPairBytes: number;
+  /** With a budget only. */
+  budgetBytes?: number;
+  lowerBoundBytesPerPass?: number;
+  plannedBytesPerPass?: number | null;
 }
 
 /** What the addon reports: the public stats less what the JS side adds. */
@@ -59,7 +61,7 @@ export interface NativeCreateOptions {
 }
 
 interface OffloadAddon extends AddonBase {
-  plan(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes: number): NativePlan;
+  plan(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes?: number): NativePlan;
   simulate(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes: number, policy: string, passes: number): number[];
   create(options: NativeCreateOptions): Promise<NativeRuntime>;
   cudaDeviceCount(libraryPath: string): { count: number; error?: string };

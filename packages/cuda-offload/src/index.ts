@@ -9,7 +9,8 @@
  * code runs on an emulated CUDA runtime with a virtual clock and hazard checks.
  *
  * - {@link OffloadRuntime}: create, acquire/release, compute, runPass, stats.
- * - {@link plan}: floor, lower bound and planned bytes per pass for a budget.
+ * - {@link plan}: floor, lower bound and planned bytes per pass for a budget;
+ *   {@link scheduleFacts}: what the schedule asks of any budget.
  * - {@link probeCuda}, {@link chooseDevice}: which device is used, and why.
  *
  * @packageDocumentation
@@ -17,6 +18,6 @@
 export { OffloadRuntime, type OffloadOptions, type RunOptions } from './offload.js';
 export type { AcquiredWeight, EmuOptions, OffloadResidency, OffloadStats, OffloadWeight, ScheduleInput } from './types.js';
 export { deviceBytes, scheduleIndices, weightsOf } from './weights.js';
-export { plan, simulateEviction, type OffloadPlan } from './plan.js';
+export { plan, scheduleFacts, simulateEviction, type OffloadPlan, type ScheduleFacts } from './plan.js';
 export { chooseDevice, probeCuda, type CudaProbe } from './device.js';
 export { CUDA_OPTIONS } from './options.js';

@@ -11,15 +11,12 @@
 import { BackendOptions, type NamedDataMap, WeightkitError } from '@weightkit/core';
 import { NativeHandle, expectObject, shown, withSignal } from '@weightkit/core/internal';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
+import { MAX_MIB, MAX_US, MiB, budgetBytesOf, inRange } from './budget.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
 import type { AcquiredWeight, EmuOptions, OffloadStats, ScheduleInput } from './types.js';
 import { pinnedIndices, scheduleIndices, weightsOf } from './weights.js';
 
-const MiB = 1024 * 1024;
-/** Budgets and look-ahead are limited to 8 TiB, and times to 1e12 us: far beyond any device, and exact in a double. */
-const MAX_MIB = 8 * 1024 * 1024;
-const MAX_US = 1e12;
 
 /** Options for {@link OffloadRuntime.create}. */
 export interface OffloadOptions {
@@ -58,13 +55,6 @@ export interface OffloadOptions {
   options?: BackendOptions;
 }
 
-/** `value` when it is a number in [0, max]; WK_BAD_ARGUMENT naming `what` otherwise. */
-function inRange(value: unknown, what: string, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
-    throw new WeightkitError('WK_BAD_ARGUMENT', `${what} must be a number from 0 to ${max}, got ${shown(value)}`);
-  }
-  return value;
-}
 
 const DEVICES = ['auto', 'cuda', 'emu'] as const;
 const POLICIES = ['next-use', 'lru'] as const;
@@ -77,8 +67,7 @@ function oneOf<T extends string>(value: unknown, what: string, allowed: readonly
 }
 
 function budgetBytes(budgetMb: number | undefined, options: BackendOptions | undefined, totalBytes: number): number {
-  const mb = inRange(budgetMb ?? (options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<number>(CUDA_OPTIONS.budgetMb.key), 'budgetMb', MAX_MIB);
-  return mb === 0 ? totalBytes : Math.max(1, Math.floor(mb * MiB));
+  return budgetBytesOf(budgetMb ?? (options ?? BackendOptions.fromEnv(process.env, {}, ['cuda'])).get<number>(CUDA_OPTIONS.budgetMb.key), totalBytes);
 }
 
 /** Options for {@link OffloadRuntime.runPasses}. */

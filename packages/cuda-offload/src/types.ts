@@ -53,6 +53,12 @@ export interface OffloadStats {
   /** The pool's used-memory watermark: never above the budget. */
   peakDeviceBytes: number;
   residentBytes: number;
+  /**
+   * What no policy can move per pass in steady state: every weight the
+   * schedule uses minus the budget (0 when everything fits). The yardstick for
+   * `bytesH2DPerPass`, without asking the planner again.
+   */
+  lowerBoundBytesPerPass: number;
   /** Bytes that went through the pinned staging ring (host memory not registered). */
   stagedBytes: number;
   /** Synchronize-and-retry after the pool refused an allocation. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsMap, WeightkitError, writeSafetensors } from '@weightkit/core';
-import { OffloadRuntime, chooseDevice, plan, probeCuda, simulateEviction } from '@weightkit/cuda-offload';
+import { OffloadRuntime, chooseDevice, plan, probeCuda, scheduleFacts, simulateEviction } from '@weightkit/cuda-offload';
 
 const dir = mkdtempSync(join(tmpdir(), 'wk-offload-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +54,13 @@ describe('planner', () => {
     expect(p).toMatchObject({ floorBytes: 11 * MiB, totalBytes: 13 * MiB, lowerBoundBytesPerPass: 1 * MiB, budgetBytes: 12 * MiB });
     expect(p.plannedBytesPerPass).toBeGreaterThanOrEqual(p.lowerBoundBytesPerPass);
     expect(plan(m, undefined, 10).plannedBytesPerPass).toBeNull();
+    // Without a budget: what the schedule asks of any; the pair 4 + 3 MiB is the largest in flight.
+    expect(scheduleFacts(m)).toEqual({ totalBytes: 13 * MiB, floorBytes: 11 * MiB, largestPairBytes: 7 * MiB, largestWeightBytes: 4 * MiB });
+    // Budget 0 means no offload, here as for OffloadRuntime.create: every weight resident, nothing moves.
+    expect(plan(m, undefined, 0)).toMatchObject({ budgetBytes: 13 * MiB, lowerBoundBytesPerPass: 0, plannedBytesPerPass: 0 });
+    const all = await OffloadRuntime.create({ weights: m, budgetMb: 0, device: 'emu' });
+    expect(all.stats()).toMatchObject({ budgetBytes: 13 * MiB, lowerBoundBytesPerPass: 0 });
+    all.close();
     await expect(OffloadRuntime.create({ weights: m, budgetMb: 10.9, device: 'emu' })).rejects.toMatchObject({
       code: 'WK_BUDGET', message: expect.stringMatching(/needs at least 11\.00 MiB/),
     });
@@ -63,7 +70,7 @@ describe('planner', () => {
   it('next-use eviction matches a textbook MIN, equal and unequal sizes; LRU moves everything', async () => {
     for (const sizes of [new Array(10).fill(64 * 1024), [1, 3, 0.5, 2, 4, 1, 2.5, 1.5, 3, 0.5].map((x) => Math.round(x * 64 * 1024 / 4) * 4)]) {
       const m = model(`min-${sizes.length}-${sizes[1]}`, sizes);
-      const floor = plan(m, undefined, 0).floorBytes;
+      const floor = scheduleFacts(m).floorBytes;
       for (const budget of [floor, floor + 100_000, floor + 300_000]) {
         const expected = textbookMin(sizes, budget, 5);
         expect(simulateEviction(sizes, budget, 'next-use', 5)).toEqual(expected);
@@ -113,7 +120,8 @@ describe('runtime on the emulated device', () => {
     const rt = await OffloadRuntime.create({ weights: m, budgetMb: 8, device: 'emu', computeUsPerStep: 80, emu: { h2dGBps: 25 } });
     await rt.runPasses(6);
     const s = rt.stats();
-    const bound = plan(m, undefined, 8).lowerBoundBytesPerPass;
+    const bound = s.lowerBoundBytesPerPass;
+    expect(bound).toBe(plan(m, undefined, 8).lowerBoundBytesPerPass);
     const steady = s.bytesH2DPerPass.slice(2);
     for (const b of steady) expect(b).toBeLessThanOrEqual(bound + MiB);
     const computeMs = (24 * 80) / 1000;

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
-import { type OffloadOptions, OffloadRuntime, plan } from '@weightkit/cuda-offload';
+import { type OffloadOptions, OffloadRuntime, scheduleFacts } from '@weightkit/cuda-offload';
 import { mdTable, median } from './lib.js';
 
 const MiB = 2 ** 20;
@@ -91,11 +91,10 @@ export async function runMixSweep(options: MixSweepOptions): Promise<{ models: M
   for (const mix of MIXES) {
     const map = openMix(mix, options);
     const sizes = sizesOf(mix, options.unitBytes);
-    const base = plan(map, undefined, 0);
-    const pair = Math.max(...sizes.map((s, i) => s + sizes[(i + 1) % sizes.length]!));
+    const base = scheduleFacts(map);
     const model: MixModel = {
       mix: mix.name, totalBytes: base.totalBytes, largestBytes: Math.max(...sizes), smallestBytes: Math.min(...sizes),
-      inFlightPairBytes: pair, floorBytes: base.floorBytes,
+      inFlightPairBytes: base.largestPairBytes, floorBytes: base.floorBytes,
     };
     models.push(model);
     const floorMb = Math.ceil(base.floorBytes / MiB);

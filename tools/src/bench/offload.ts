@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
-import { OffloadRuntime, chooseDevice, plan } from '@weightkit/cuda-offload';
+import { OffloadRuntime, chooseDevice, scheduleFacts } from '@weightkit/cuda-offload';
 import { synthModel } from '../synth/model.js';
 import { type BenchPage, barChart, machine, mdMachine, mdTable, median } from './lib.js';
 import { type Targets, meets } from './targets.js';
@@ -57,7 +57,7 @@ export async function measureOffload(options: OffloadBenchOptions = {}) {
   const path = join(work, `synth-${size}.safetensors`);
   if (!existsSync(path)) writeSafetensors(path, synthModel(size, 'float32').entries);
   const map = SafetensorsMap.openSync(path);
-  const base = plan(map, undefined, 0);
+  const base = scheduleFacts(map);
   const total = base.totalBytes;
   const largest = Math.max(...[...map.catalog].map((t) => t.byteLength));
   const floorMb = Math.ceil(base.floorBytes / MiB);

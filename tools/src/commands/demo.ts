@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WeightkitError, openNamedDataMap, writeSafetensorsAsync } from '@weightkit/core';
 import { AotiWeights, writePt2 } from '@weightkit/aoti-blob';
-import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
+import { OffloadRuntime, scheduleFacts } from '@weightkit/cuda-offload';
 import { parse, positionals } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { formatBytes, printTable } from '../cli/output.js';
@@ -176,17 +176,16 @@ async function xnnpackStep(model: string, work: string): Promise<void> {
 async function offloadStep(model: string): Promise<void> {
   const map = await openNamedDataMap(model);
   try {
-    const total = plan(map, undefined, 0).totalBytes;
-    const budgetMb = Math.max(Math.ceil(total / 4 / 2 ** 20), Math.ceil(plan(map, undefined, 0).floorBytes / 2 ** 20));
+    const { totalBytes: total, floorBytes } = scheduleFacts(map);
+    const budgetMb = Math.max(Math.ceil(total / 4 / 2 ** 20), Math.ceil(floorBytes / 2 ** 20));
     const rt = await OffloadRuntime.create({ weights: map, budgetMb, computeUsPerStep: 20, computeUsPerMiB: 40 });
     try {
       await rt.runPasses(4);
       const s = rt.stats();
-      const bound = plan(map, undefined, budgetMb).lowerBoundBytesPerPass;
       process.stdout.write(
         `\nCUDA weight offload (${rt.device}: ${rt.deviceReason}): ${formatBytes(total)} of weights under a ${budgetMb} MiB budget\n`,
       );
-      printTable(['pass', 'moved', 'lower bound', 'ms'], s.bytesH2DPerPass.map((b, i) => [String(i + 1), formatBytes(b), formatBytes(bound), s.msPerPass[i]!.toFixed(3)]));
+      printTable(['pass', 'moved', 'lower bound', 'ms'], s.bytesH2DPerPass.map((b, i) => [String(i + 1), formatBytes(b), formatBytes(s.lowerBoundBytesPerPass), s.msPerPass[i]!.toFixed(3)]));
       process.stdout.write(`  peak device ${formatBytes(s.peakDeviceBytes)}, stall ${s.stallMs.toFixed(3)} ms, copies hidden behind compute ${(s.overlap * 100).toFixed(0)}%\n`);
     } finally {
       rt.close();

@@ -107,16 +107,15 @@ async function runCommand(argv: string[]): Promise<void> {
       }
       progress.done();
       const s = rt.stats();
-      const p = plan(map, undefined, mb);
       const doc: OffloadRunJson = {
         device: rt.device, passes, bytesH2DPerPass: s.bytesH2DPerPass, peakDeviceBytes: s.peakDeviceBytes,
-        budgetBytes: s.budgetBytes, lowerBoundBytesPerPass: p.lowerBoundBytesPerPass, stallMs: Number(s.stallMs.toFixed(6)),
+        budgetBytes: s.budgetBytes, lowerBoundBytesPerPass: s.lowerBoundBytesPerPass, stallMs: Number(s.stallMs.toFixed(6)),
       };
       if (values.json) return printJson(doc);
       process.stdout.write(`device: ${rt.device} (${rt.deviceReason})\n`);
       printTable(['pass', 'moved', 'ms'], s.bytesH2DPerPass.map((b, i) => [String(i + 1), formatBytes(b), s.msPerPass[i]!.toFixed(3)]));
       process.stdout.write(
-        `lower bound ${formatBytes(p.lowerBoundBytesPerPass)} / pass; peak device ${formatBytes(s.peakDeviceBytes)} of ${formatBytes(s.budgetBytes)}; ` +
+        `lower bound ${formatBytes(s.lowerBoundBytesPerPass)} / pass; peak device ${formatBytes(s.peakDeviceBytes)} of ${formatBytes(s.budgetBytes)}; ` +
           `stall ${s.stallMs.toFixed(3)} ms; copies hidden ${(s.overlap * 100).toFixed(0)}%\n`,
       );
     } finally {

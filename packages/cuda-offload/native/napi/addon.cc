@@ -14,21 +14,25 @@ using namespace weightkit::offload;
 namespace wn = weightkit::napi;
 
 // plan(weights, schedule?, budgetBytes): the floor, the lower bound and what next-use moves.
+// plan(weights, schedule?, budgetBytes?): the schedule's facts, and with a
+// budget what it means (plan_budget).
 Napi::Value plan_js(const Napi::CallbackInfo& info) {
   wn::Args args(info, "plan(weights, schedule, budgetBytes)");
   const auto weights = js::weights(info.Env(), info[0]);
   const Schedule schedule = js::schedule(info.Env(), info[1], weights.size());
-  const uint64_t budget = args.integer(2, "budgetBytes", 0, wn::kMaxSafeInteger);
-  wn::ok_or_throw(info.Env(), validate(weights, schedule));
-  const PlanSummary p = summarize(weights, schedule, budget);
+  const bool budgeted = !info[2].IsUndefined();
+  const uint64_t budget = budgeted ? args.integer(2, "budgetBytes", 0, wn::kMaxSafeInteger) : 0;
+  const BudgetPlan p = wn::value_or_throw(info.Env(), plan_budget(weights, schedule, budget));
   auto o = Napi::Object::New(info.Env());
+  wn::set_number(o, "floorBytes", static_cast<double>(p.summary.floor_bytes));
+  wn::set_number(o, "totalBytes", static_cast<double>(p.summary.total_bytes));
+  wn::set_number(o, "largestWeightBytes", static_cast<double>(p.summary.largest_weight));
+  wn::set_number(o, "largestPairBytes", static_cast<double>(p.summary.largest_pair_bytes));
+  if (!budgeted) return o;
   wn::set_number(o, "budgetBytes", static_cast<double>(budget));
-  wn::set_number(o, "floorBytes", static_cast<double>(p.floor_bytes));
-  wn::set_number(o, "totalBytes", static_cast<double>(p.total_bytes));
-  wn::set_number(o, "largestWeightBytes", static_cast<double>(p.largest_weight));
-  wn::set_number(o, "lowerBoundBytesPerPass", static_cast<double>(p.lower_bound_bytes_per_pass));
-  auto sim = budget >= p.floor_bytes ? simulate(weights, schedule, budget, Policy::kNextUse, {}, 3) : Result<std::vector<uint64_t>>(Status(Code::kBudget, ""));
-  o.Set("plannedBytesPerPass", sim.is_ok() ? Napi::Number::New(info.Env(), static_cast<double>(sim.value().back())) : info.Env().Null());
+  wn::set_number(o, "lowerBoundBytesPerPass", static_cast<double>(p.summary.lower_bound_bytes_per_pass));
+  o.Set("plannedBytesPerPass", p.planned_bytes_per_pass ? Napi::Number::New(info.Env(), static_cast<double>(*p.planned_bytes_per_pass))
+                                                        : info.Env().Null());
   return o;
 }
 

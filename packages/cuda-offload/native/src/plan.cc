@@ -62,9 +62,22 @@ PlanSummary summarize(const std::vector<Weight>& weights, const Schedule& schedu
     for (uint32_t w : both) bytes += weights[w].bytes;
     pair_max = std::max(pair_max, bytes);
   }
+  p.largest_pair_bytes = pair_max;
   p.floor_bytes = std::min(pair_max + p.largest_weight, std::max(p.total_bytes, pair_max));
   p.lower_bound_bytes_per_pass = p.total_bytes > budget_bytes ? p.total_bytes - budget_bytes : 0;
   return p;
+}
+
+Result<BudgetPlan> plan_budget(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes) {
+  Status st = validate(weights, schedule);
+  if (!st.is_ok()) return st;
+  BudgetPlan plan{summarize(weights, schedule, budget_bytes), std::nullopt};
+  if (budget_bytes >= plan.summary.floor_bytes) {
+    auto loaded = simulate(weights, schedule, budget_bytes, Policy::kNextUse, {}, 3);
+    if (!loaded.is_ok()) return loaded.status();
+    plan.planned_bytes_per_pass = loaded.value().back();
+  }
+  return plan;
 }
 
 NextUse::NextUse(size_t weight_count, const Schedule& schedule) : positions_(weight_count), n_(schedule.probe_count()) {

@@ -116,6 +116,7 @@ struct Runtime::Impl {
   std::set<uint32_t> pinned;
   std::multiset<uint32_t> in_use;  // acquired and not yet released
   uint64_t resident_bytes = 0;
+  uint64_t lower_bound_bytes_per_pass = 0;
   uint64_t clock = 0;              // uses served, for LRU
   uint64_t cursor = 0;             // strict mode position
   RuntimeStats stats;
@@ -405,6 +406,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   rt->impl_ = std::make_unique<Impl>();
   Impl& m = *rt->impl_;
   m.opts = std::move(options);
+  m.lower_bound_bytes_per_pass = plan.lower_bound_bytes_per_pass;
   m.device = std::move(device);
   m.probes = schedule.probes();
   m.next = std::make_unique<NextUse>(weights.size(), schedule);
@@ -566,6 +568,7 @@ RuntimeStats Runtime::stats() {
   s.bytes_h2d = s.device.bytes_h2d;
   s.peak_device_bytes = s.device.peak_pool_bytes;
   s.resident_bytes = m.resident_bytes;
+  s.lower_bound_bytes_per_pass = m.lower_bound_bytes_per_pass;
   s.stall_us = s.device.stall_us;
   s.copy_us = s.device.copy_us;
   s.elapsed_us = s.device.now_us;

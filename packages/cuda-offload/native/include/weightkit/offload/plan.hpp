@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "weightkit/status.hpp"
@@ -37,12 +38,22 @@ struct PlanSummary {
   uint64_t total_bytes = 0;                  // every weight the schedule uses, once
   uint64_t floor_bytes = 0;                  // smallest budget that can run the schedule
   uint64_t largest_weight = 0;
+  uint64_t largest_pair_bytes = 0;           // the most two consecutive steps (cyclically) hold at once
   uint64_t lower_bound_bytes_per_pass = 0;   // no policy can move fewer (steady state)
 };
 
 /// floor = the largest set of weights two consecutive steps (cyclically) use,
 /// plus the largest weight (room for the next copy while both are held).
 PlanSummary summarize(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes);
+
+/// What a budget means for a schedule, without a device: the summary and, at
+/// or above the floor, the bytes next-use eviction moves per pass once it has
+/// settled (its third pass; unequal sizes can take two to settle).
+struct BudgetPlan {
+  PlanSummary summary;
+  std::optional<uint64_t> planned_bytes_per_pass;  // none below the floor
+};
+Result<BudgetPlan> plan_budget(const std::vector<Weight>& weights, const Schedule& schedule, uint64_t budget_bytes);
 
 enum class Policy { kNextUse, kLru };
 

@@ -60,6 +60,7 @@ struct Acquired {
 struct RuntimeStats {
   uint64_t bytes_h2d = 0, hits = 0, misses = 0, evictions = 0, prefetches = 0, passes = 0;
   uint64_t peak_device_bytes = 0, resident_bytes = 0;
+  uint64_t lower_bound_bytes_per_pass = 0;  // total - budget: what no policy beats in steady state
   double stall_us = 0, copy_us = 0, compute_us = 0, elapsed_us = 0;
   std::vector<uint64_t> bytes_per_pass;
   std::vector<double> us_per_pass;
