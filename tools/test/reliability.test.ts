@@ -2,8 +2,9 @@
 // FIFOs, real sparse files, real processes and (as root) a real second user:
 // no hang, no crash, no way around the checks.
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WeightkitError, openNamedDataMap, writeSafetensors } from '@weightkit/core';
 import { writeAotiFolder } from '@weightkit/aoti-blob';
@@ -11,6 +12,24 @@ import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
 import { modelDir, tempDir, weightkit } from './cli-harness.js';
 
 const dir = tempDir('wk-reliability-');
+
+/**
+ * core and xnnpack-cache as installed (package.json, dist/, the built addon)
+ * under `root`, readable by any user: the checkout may sit in a folder only
+ * its owner can enter (a mktemp -d clone). Returns the cache package's entry.
+ */
+function packagesForAnotherUser(root: string): string {
+  for (const pkg of ['core', 'xnnpack-cache']) {
+    const from = dirname(fileURLToPath(import.meta.resolve(`@weightkit/${pkg}/package.json`)));
+    const to = join(root, 'node_modules', '@weightkit', pkg);
+    cpSync(join(from, 'package.json'), join(to, 'package.json'));
+    cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
+    const addon = readdirSync(join(from, 'build', 'Release')).find((f) => f.endsWith('.node'))!;
+    cpSync(join(from, 'build', 'Release', addon), join(to, 'build', 'Release', addon));
+  }
+  spawnSync('chmod', ['-R', 'o+rX', root]);
+  return pathToFileURL(join(root, 'node_modules', '@weightkit', 'xnnpack-cache', 'dist', 'index.js')).href;
+}
 const tiny = join(modelDir, 'tiny_face_detector_model-weights_manifest.json');
 const isRoot = process.getuid?.() === 0;
 
@@ -287,7 +306,7 @@ catch (e) { console.log(e.code); }`, { M: model, C: cachePath }, 30_000);
     writeFileSync(damaged, Buffer.concat([Buffer.alloc(4096, 7), Buffer.from('not a trailer at all.')]));
     spawnSync('chmod', ['o+rx', dir]);
     const r = spawnSync('runuser', ['-u', user, '--', process.execPath, '--input-type=module', '-e',
-      `const { PackedWeightsCache } = await import(${JSON.stringify(import.meta.resolve('@weightkit/xnnpack-cache'))});
+      `const { PackedWeightsCache } = await import(${JSON.stringify(packagesForAnotherUser(join(dir, 'second-user')))});
 try { const c = await PackedWeightsCache.open({ path: process.env.C }); console.log('heap:' + c.stats().readOnly); await c.close(); } catch (e) { console.log(e.code); }
 for (let i = 0; i < 3; i++) { try { const c = await PackedWeightsCache.open({ path: process.env.C }); await c.close(); } catch {} }
 console.log('done');`], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, C: damaged } });
