@@ -26,62 +26,6 @@ struct Slot {
   uint64_t last_use = 0;  // probe counter, for LRU
 };
 
-/// Dry-runs each candidate on a timing device (with and without look-ahead
-/// into the next pass: a pass ends in a synchronize, and a reserve filled with
-/// the next pass's first weights leaves the copy engine idle at its start)
-/// and keeps, among the plans whose modelled pass takes at most 5% more than
-/// max(its copy time, compute time), the one that moves the fewest bytes; when
-/// none does, the fastest. Next-use with unequal sizes can take several passes
-/// to settle into its cycle, so each plan is judged on its worst pass of six
-/// after two warm-up passes. Without a compute model time says nothing, so it
-/// takes the fewest bytes.
-ResidencyPlan choose_residency(const std::vector<HostWeight>& weights, const Schedule& schedule, const RuntimeOptions& opts,
-                               const CopyCost& copy) {
-  std::vector<Weight> plain;
-  for (const auto& hw : weights) plain.push_back(hw.weight);
-  const CostModel cost{copy.us_per_mib, copy.us_per_copy, opts.compute_us_per_step, opts.compute_us_per_mib};
-  if (!cost.has_compute() || copy.us_per_mib <= 0) return plan_residency(plain, schedule, opts.budget_bytes, opts.pinned);
-  constexpr int kWarm = 2, kJudged = 6;
-  struct Trial {
-    ResidencyPlan plan;
-    uint64_t bytes;
-    double us;
-  };
-  std::vector<Trial> trials;
-  for (const auto& candidate : residency_candidates(plain, schedule, opts.budget_bytes, opts.pinned, cost)) {
-    for (bool across : {true, false}) {
-      RuntimeOptions o = opts;
-      o.residency = candidate;
-      o.residency->prefetch_across_passes = across;
-      auto rt = Runtime::create(weights, schedule, o, {}, make_timing_device(copy));
-      if (!rt.is_ok()) continue;
-      bool ok = true;
-      for (int p = 0; p < kWarm + kJudged && ok; ++p) ok = rt.value()->run_pass().is_ok();
-      if (!ok) continue;
-      const RuntimeStats s = rt.value()->stats();
-      Trial t{*o.residency, 0, 0};
-      for (int p = kWarm; p < kWarm + kJudged; ++p) {
-        t.bytes = std::max(t.bytes, s.bytes_per_pass[p]);
-        t.us = std::max(t.us, s.us_per_pass[p]);
-      }
-      trials.push_back(std::move(t));
-    }
-  }
-  if (trials.empty()) return plan_residency(plain, schedule, opts.budget_bytes, opts.pinned);
-  const bool fewest_bytes = opts.objective == Objective::kFewestBytes;
-  double fastest = 1e300;
-  for (const auto& t : trials) fastest = std::min(fastest, t.us);
-  // Fastest: plans within 2% of the fastest pass count as fast (the dry run
-  // is a model); of those, the fewest bytes.
-  auto eligible = [&](const Trial& t) { return fewest_bytes || t.us <= fastest * 1.02; };
-  auto better = [&](const Trial& a, const Trial& b) { return a.bytes < b.bytes || (a.bytes == b.bytes && a.us < b.us); };
-  const Trial* best = nullptr;
-  for (const auto& t : trials) {
-    if (eligible(t) && (!best || better(t, *best))) best = &t;
-  }
-  return best->plan;
-}
-
 }  // namespace
 
 Status check_range(double v, double lo, double hi, const std::string& what) {
@@ -382,7 +326,7 @@ Runtime::~Runtime() {
 
 Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights, Schedule schedule, RuntimeOptions options,
                                                  std::vector<std::pair<const void*, uint64_t>> host_regions,
-                                                 std::unique_ptr<DeviceLayer> device) {
+                                                 std::unique_ptr<DeviceLayer> device, const ResidencyChooser& choose) {
   std::vector<Weight> plain;
   for (const auto& hw : weights) plain.push_back(hw.weight);
   Status st = validate(plain, schedule);
@@ -422,12 +366,14 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::vector<HostWeight> weights
   m.copy_cost = m.device->copy_cost();
   // Without prefetch (or when everything fits) the plan is plain MIN over the
   // whole budget. With prefetch, keep a reserve outside the plan so the next
-  // loads can start before their victims' last use, and pin what the chosen
-  // residency plan says (choose_residency).
+  // loads can start before their victims' last use, and pin what the given
+  // residency plan says (or the chooser picks, or the fewest-bytes plan).
   if (m.opts.budget_bytes >= plan.total_bytes || m.opts.prefetch_bytes == 0 || m.opts.policy != Policy::kNextUse) {
     m.shadow_budget = m.opts.budget_bytes;
   } else {
-    const ResidencyPlan rp = m.opts.residency ? *m.opts.residency : choose_residency(weights, schedule, m.opts, m.copy_cost);
+    const ResidencyPlan rp = m.opts.residency ? *m.opts.residency
+                           : choose ? choose(m.copy_cost)
+                                    : plan_residency(plain, schedule, m.opts.budget_bytes, m.opts.pinned);
     m.shadow_budget = m.opts.budget_bytes - rp.reserve_bytes;
     m.prefetch_across_passes = rp.prefetch_across_passes;
     m.pinned.insert(rp.pinned.begin(), rp.pinned.end());

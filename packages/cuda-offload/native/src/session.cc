@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "weightkit/offload/residency.hpp"
+
 namespace weightkit::offload {
 namespace {
 
@@ -102,7 +104,8 @@ Result<std::shared_ptr<OffloadSession>> OffloadSession::create(SessionSpec spec)
     if (!d.is_ok()) return d.status();
     device = std::move(d).value();
   }
-  auto rt = Runtime::create(std::move(host), std::move(spec.schedule), std::move(spec.options), regions, std::move(device));
+  ResidencyChooser choose = residency_chooser(host, spec.schedule, spec.options);
+  auto rt = Runtime::create(std::move(host), std::move(spec.schedule), std::move(spec.options), regions, std::move(device), choose);
   if (!rt.is_ok()) return rt.status();
   s->runtime_ = std::move(rt).value();
   s->snapshot_ = s->make_report();

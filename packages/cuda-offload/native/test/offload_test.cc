@@ -14,6 +14,7 @@
 
 #include "weightkit/offload/device.hpp"
 #include "weightkit/offload/emu_cuda.hpp"
+#include "weightkit/offload/residency.hpp"
 #include "weightkit/offload/runtime.hpp"
 #include "weightkit/testing.hpp"
 
@@ -48,7 +49,8 @@ Result<std::unique_ptr<Runtime>> make_runtime(Model& m, uint64_t budget, Runtime
   o.budget_bytes = budget;
   std::vector<std::pair<const void*, uint64_t>> regions;
   for (auto& h : m.host) regions.emplace_back(h.data(), h.size());
-  return Runtime::create(m.weights, catalog_order(m.weights.size()), o, regions, std::move(dev).value());
+  return Runtime::create(m.weights, catalog_order(m.weights.size()), o, regions, std::move(dev).value(),
+                         residency_chooser(m.weights, catalog_order(m.weights.size()), o));
 }
 
 }  // namespace
@@ -402,7 +404,8 @@ TEST_CASE("the chosen look-ahead across passes is the faster one on the timing d
   for (uint64_t eighths : {4, 5, 6, 7}) {
     RuntimeOptions o = copy_about_compute();
     o.budget_bytes = total_of(sizes) * eighths / 8;
-    auto rt = Runtime::create(m.weights, catalog_order(sizes.size()), o, {}, make_timing_device(cost));
+    auto rt = Runtime::create(m.weights, catalog_order(sizes.size()), o, {}, make_timing_device(cost),
+                              residency_chooser(m.weights, catalog_order(sizes.size()), o));
     CHECK(rt.is_ok());
     if (!rt.is_ok()) return;
     ResidencyPlan chosen = rt.value()->residency();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,11 +38,15 @@ struct RuntimeOptions {
   double prefetch_us = 0;             // look-ahead: at most this much modelled compute ahead (0: unlimited)
   double compute_us_per_step = 0;     // modelled cost of a step: fixed part...
   double compute_us_per_mib = 0;      // ...plus this per MiB of weights it reads
-  /// Use this residency plan instead of choosing one. Unset (the default), the
-  /// runtime dry-runs the planner's candidates on a timing device when a
-  /// compute cost is modelled, else takes the one that moves the fewest bytes.
+  /// Use this residency plan. Unset (the default), create asks its chooser
+  /// (residency.hpp's choose_residency, as OffloadSession does), or without one
+  /// takes the plan that moves the fewest bytes.
   std::optional<ResidencyPlan> residency;
 };
+
+/// Picks a residency plan once the device's copy cost is known (it depends on
+/// whether host memory could be registered). The runtime executes what it gets.
+using ResidencyChooser = std::function<ResidencyPlan(const CopyCost&)>;
 
 /// WK_BAD_ARGUMENT naming `what` and the range unless `v` is finite and in [lo, hi].
 Status check_range(double v, double lo, double hi, const std::string& what);
@@ -75,7 +80,7 @@ class Runtime {
   /// needed), registers host memory, and loads the pinned set.
   static Result<std::unique_ptr<Runtime>> create(std::vector<HostWeight> weights, Schedule schedule, RuntimeOptions options,
                                                  std::vector<std::pair<const void*, uint64_t>> host_regions,
-                                                 std::unique_ptr<DeviceLayer> device);
+                                                 std::unique_ptr<DeviceLayer> device, const ResidencyChooser& choose = {});
   ~Runtime();
 
   /// The device pointer for the use at `probe`, once the compute stream will
