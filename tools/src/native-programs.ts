@@ -7,11 +7,11 @@
  * it as `@weightkit/tools/native-programs`, not through the CLI's barrel.
  * @module
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { WeightkitError } from '@weightkit/core';
+import { spawnJson } from './child-json.js';
 
 /** The packages with native code, in build order. */
 export const NATIVE_PACKAGES = ['core', 'aoti-blob', 'xnnpack-cache', 'cuda-offload'] as const;
@@ -60,9 +60,5 @@ export function nativeProgram(name: string): NativeProgram {
 
 /** Runs a built program and parses the JSON object it prints last. */
 export function runProgram<T>(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): T {
-  const p = nativeProgram(name);
-  const r = spawnSync(p.path, args, { encoding: 'utf8', maxBuffer: 64 << 20, env });
-  if (r.status !== 0) throw new WeightkitError('WK_IO', `${name} ${args.join(' ')} failed (${r.signal ?? `exit ${r.status}`}): ${r.stderr.trim()}`);
-  const lines = r.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as T;
+  return spawnJson<T>(nativeProgram(name).path, args, env, name);
 }

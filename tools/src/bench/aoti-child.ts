@@ -16,7 +16,7 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FileMapping } from '@weightkit/core';
 import { AotiWeights } from '@weightkit/aoti-blob';
-import { peakRssBytes } from './lib.js';
+import { peakRssBytes } from './machine.js';
 
 const [mode, pt2] = process.argv.slice(2) as [string, string];
 

@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { writeSafetensors, SafetensorsMap } from '@weightkit/core';
 import { writePt2 } from '@weightkit/aoti-blob';
 import { synthModel } from '../synth/model.js';
-import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
+import { runChild } from '../child-json.js';
+import { barChart } from './chart.js';
+import { machine, mdMachine } from './machine.js';
+import { type BenchPage, mdTable } from './page.js';
+import { median } from './stats.js';
 import { type Targets, checkAll, targetText } from './targets.js';
 
 interface ChildResult {

@@ -9,7 +9,7 @@ import { nativeProgram } from '../native-programs.js';
 import { aotiReport, runAotiBench } from './aoti.js';
 import { layoutsReport, requireTorch, runLayoutsBench } from './layouts.js';
 import { requirePackages } from './requirements.js';
-import type { BenchPage } from './lib.js';
+import type { BenchPage } from './page.js';
 import { offloadReport, runOffloadBench } from './offload.js';
 import { runTfjsBench, tfjsReport } from './tfjs.js';
 import { runXnnpackBench, xnnpackReport } from './xnnpack.js';

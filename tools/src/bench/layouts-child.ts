@@ -12,7 +12,7 @@
 import { closeSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { convertToSafetensors, openNamedDataMapSync } from '@weightkit/core';
-import { peakRssBytes } from './lib.js';
+import { peakRssBytes } from './machine.js';
 
 const [mode, path, out] = process.argv.slice(2) as [string, string, string | undefined];
 

@@ -15,7 +15,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightkitError } from '@weightkit/core';
-import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
+import { runChild, spawnJson } from '../child-json.js';
+import { barChart } from './chart.js';
+import { machine, mdMachine } from './machine.js';
+import { type BenchPage, mdTable } from './page.js';
+import { median } from './stats.js';
 import { type Targets, checkAll, targetText } from './targets.js';
 
 interface ChildResult {
@@ -97,16 +101,14 @@ export function requireTorch(): void {
 
 /** torch.load of `file`, timed inside Python (import excluded), with its peak RSS. */
 function torchLoad(file: string): ChildResult {
-  const r = spawnSync(DEBIAN_PYTHON, ['-c', `
+  return spawnJson<ChildResult>(DEBIAN_PYTHON, ['-c', `
 import json, resource, sys, time, torch
 t = time.perf_counter()
 sd = torch.load(sys.argv[1])
 n = sum(1 for v in sd.values() if isinstance(v, torch.Tensor))
 ms = (time.perf_counter() - t) * 1000
 print(json.dumps({"ms": ms, "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "tensors": n}))
-`, file], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`torch.load failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+`, file], process.env, 'torch.load');
 }
 
 export async function runLayoutsBench(options: LayoutsBenchOptions = {}) {

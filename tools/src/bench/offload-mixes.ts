@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
 import { type OffloadOptions, OffloadRuntime, scheduleFacts } from '@weightkit/cuda-offload';
-import { mdTable, median } from './lib.js';
+import { mdTable } from './page.js';
+import { median } from './stats.js';
 
 const MiB = 2 ** 20;
 

@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { SafetensorsMap, writeSafetensors } from '@weightkit/core';
 import { OffloadRuntime, chooseDevice, scheduleFacts } from '@weightkit/cuda-offload';
 import { synthModel } from '../synth/model.js';
-import { type BenchPage, barChart, machine, mdMachine, mdTable, median } from './lib.js';
+import { barChart } from './chart.js';
+import { machine, mdMachine } from './machine.js';
+import { type BenchPage, mdTable } from './page.js';
+import { median } from './stats.js';
 import { type Targets, meets } from './targets.js';
 import { runMixSweep } from './offload-mixes.js';
 

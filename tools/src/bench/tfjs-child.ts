@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openNamedDataMap } from '@weightkit/core';
-import { peakRssBytes } from './lib.js';
+import { peakRssBytes } from './machine.js';
 
 const [mode, manifest, runsText] = process.argv.slice(2) as [string, string, string];
 const runs = Number(runsText);

@@ -12,7 +12,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../default-model.js';
-import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
+import { runChild } from '../child-json.js';
+import { barChart } from './chart.js';
+import { machine, mdMachine } from './machine.js';
+import { type BenchPage, mdTable } from './page.js';
+import { median } from './stats.js';
 import { type Targets, meets, targetText } from './targets.js';
 
 export interface TfjsBenchOptions {

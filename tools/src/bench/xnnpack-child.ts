@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SafetensorsMap, fileFootprint, readFootprint } from '@weightkit/core';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { peakRssBytes } from './lib.js';
+import { peakRssBytes } from './machine.js';
 
 const [mode, model, cachePath] = process.argv.slice(2) as [string, string, string];
 

@@ -10,7 +10,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativePrograms, runProgram } from '../native-programs.js';
-import { type Bar, mdTable, median } from './lib.js';
+import { type Bar } from './chart.js';
+import { mdTable } from './page.js';
+import { median } from './stats.js';
 
 interface InteropRun {
   createMs: number;

@@ -16,7 +16,11 @@ import { SafetensorsMap, readFootprintAsync, writeSafetensors } from '@weightkit
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
 import { runProgram } from '../native-programs.js';
 import { synthModel } from '../synth/model.js';
-import { type BenchPage, barChart, machine, mdMachine, mdTable, median, runChild } from './lib.js';
+import { runChild } from '../child-json.js';
+import { barChart } from './chart.js';
+import { machine, mdMachine } from './machine.js';
+import { type BenchPage, mdTable } from './page.js';
+import { median } from './stats.js';
 import { type Targets, checkAll, targetText } from './targets.js';
 import { type RealXnnpackOutcome, realXnnpackBars, realXnnpackMarkdown, runRealXnnpack } from './xnnpack-real.js';
 

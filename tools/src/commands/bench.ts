@@ -1,7 +1,7 @@
 /** `weightkit bench <name>`: runs a benchmark and writes its page, chart and JSON. @module */
 import { WeightkitError } from '@weightkit/core';
 import { BENCHMARKS } from '../bench/index.js';
-import { benchOutDir, writeResults } from '../bench/lib.js';
+import { benchOutDir, writeResults } from '../bench/page.js';
 import { UsageError, parse, parsePositiveInt, parseSize, positionals, suggestion } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { info, printJson } from '../cli/output.js';
