@@ -44,7 +44,15 @@ export const AOTI_TARGETS = {
   extraDiskBytes: { label: 'extra disk bytes written by weightkit', max: 0 },
 } as const satisfies Targets<string>;
 
-export async function runAotiBench(options: AotiBenchOptions = {}) {
+/** What one run measured: every child's report, by mode. */
+interface AotiSamples {
+  pt2Bytes: number;
+  runs: number;
+  samples: Record<(typeof MODES)[number], ChildResult[]>;
+}
+
+/** Measures: each mode in a fresh process per run, interleaved. */
+export async function measureAoti(options: AotiBenchOptions = {}): Promise<AotiSamples> {
   const size = options.sizeBytes ?? 2 ** 30;
   const runs = options.runs ?? 5;
   const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'));
@@ -72,8 +80,13 @@ export async function runAotiBench(options: AotiBenchOptions = {}) {
       log(`run ${r + 1}/${runs} ${mode}: ${samples[mode]!.at(-1)!.ms.toFixed(2)} ms`);
     }
   }
+  return { pt2Bytes: statSync(pt2).size, runs, samples: samples as AotiSamples['samples'] };
+}
+
+/** The result: medians, ratios against PyTorch's way, the targets checked. */
+export function aotiResult({ pt2Bytes, runs, samples }: AotiSamples) {
   const summary = Object.fromEntries(MODES.map((m) => {
-    const s = samples[m]!;
+    const s = samples[m];
     return [m, {
       medianMs: median(s.map((x) => x.ms)),
       medianPeakRssBytes: median(s.map((x) => x.peakRssBytes)),
@@ -87,7 +100,7 @@ export async function runAotiBench(options: AotiBenchOptions = {}) {
   const result = {
     benchmark: 'aoti-open',
     machine: machine(),
-    pt2Bytes: statSync(pt2).size,
+    pt2Bytes,
     runs,
     modes: summary,
     ratios: {
@@ -105,7 +118,12 @@ export async function runAotiBench(options: AotiBenchOptions = {}) {
   };
 }
 
-export type AotiResult = Awaited<ReturnType<typeof runAotiBench>>;
+export type AotiResult = ReturnType<typeof aotiResult>;
+
+/** Measure, then the result. */
+export async function runAotiBench(options: AotiBenchOptions = {}): Promise<AotiResult> {
+  return aotiResult(await measureAoti(options));
+}
 
 /** The chart and the results page. */
 export function aotiReport(result: AotiResult): BenchPage {

@@ -86,7 +86,8 @@ function openMix(mix: Mix, options: MixSweepOptions): SafetensorsMap {
   return SafetensorsMap.openSync(path);
 }
 
-export async function runMixSweep(options: MixSweepOptions): Promise<{ models: MixModel[]; rows: MixRow[]; checks: MixChecks; markdown: string }> {
+/** Measures: every mix, both objectives, a budget sweep from the floor to the total. */
+export async function measureMixes(options: MixSweepOptions): Promise<{ models: MixModel[]; rows: MixRow[]; unitBytes: number }> {
   const models: MixModel[] = [];
   const rows: MixRow[] = [];
   for (const mix of MIXES) {
@@ -110,7 +111,7 @@ export async function runMixSweep(options: MixSweepOptions): Promise<{ models: M
         const s = rt.stats();
         await rt.close();
         const steady = Math.max(...s.bytesH2DPerPass.slice(2));
-        const bound = Math.max(0, base.totalBytes - budgetMb * MiB);
+        const bound = s.lowerBoundBytesPerPass;
         rows.push({
           mix: mix.name, objective, budgetMb, steadyBytesPerPass: steady, boundBytesPerPass: bound,
           overLargest: (steady - bound) / model.largestBytes,
@@ -121,9 +122,16 @@ export async function runMixSweep(options: MixSweepOptions): Promise<{ models: M
     }
     map.close();
   }
+  return { models, rows, unitBytes: options.unitBytes };
+}
+
+/** Pass time over max(copy time of the bytes moved, compute time). */
+const passRatio = (r: MixRow) => r.passMs / Math.max(r.copyMs, r.computeMs, 1e-9);
+
+/** The result: the measured models and rows with the checks. */
+export function mixResult({ models, rows, unitBytes }: Awaited<ReturnType<typeof measureMixes>>) {
   const modelOf = (r: MixRow) => models.find((m) => m.mix === r.mix)!;
   const of = (objective: Objective) => rows.filter((r) => r.objective === objective);
-  const passRatio = (r: MixRow) => r.passMs / Math.max(r.copyMs, r.computeMs, 1e-9);
   const checks: MixChecks = {
     fewestBytesWithinInFlightPair: of('fewest-bytes').every((r) => r.steadyBytesPerPass <= r.boundBytesPerPass + modelOf(r).inFlightPairBytes + modelOf(r).smallestBytes),
     fewestBytesWithinLargest: of('fewest-bytes').filter((r) => r.steadyBytesPerPass <= r.boundBytesPerPass + modelOf(r).largestBytes).length,
@@ -135,10 +143,13 @@ export async function runMixSweep(options: MixSweepOptions): Promise<{ models: M
     }),
     runsPerObjective: of('fastest').length,
   };
-  return { models, rows, checks, markdown: markdown(models, rows, checks, passRatio, options.unitBytes) };
+  return { models, rows, checks, unitBytes };
 }
 
-function markdown(models: MixModel[], rows: MixRow[], checks: MixChecks, passRatio: (r: MixRow) => number, unit: number): string {
+export type MixResult = ReturnType<typeof mixResult>;
+
+/** The section of the offload page on mixed sizes. */
+export function mixMarkdown({ models, rows, checks, unitBytes: unit }: MixResult): string {
   const f = (x: number) => x.toFixed(2);
   const n = checks.runsPerObjective;
   return `## Models whose weights differ in size

@@ -18,7 +18,7 @@ import { machine, mdMachine } from './machine.js';
 import { type BenchPage, mdTable } from './page.js';
 import { median } from './stats.js';
 import { type Targets, meets } from './targets.js';
-import { runMixSweep } from './offload-mixes.js';
+import { measureMixes, mixMarkdown, mixResult } from './offload-mixes.js';
 
 const MiB = 2 ** 20;
 
@@ -124,7 +124,7 @@ export async function measureOffload(options: OffloadBenchOptions = {}) {
     }
   }
   map.close();
-  const mixes = await runMixSweep({
+  const mixes = await measureMixes({
     work, unitBytes: Math.max(MiB / 4, 4 * Math.round(size / 64 / 4)), passes, device: deviceOptions,
     computeUsPerMiB: regimes[0]!.computeUsPerMiB, copyMs, log,
   });
@@ -168,15 +168,15 @@ export function offloadResult(m: OffloadSamples) {
     benchmark: 'cuda-offload', machine: machine(), device, deviceName: h2dRate.deviceName, h2dGBps: h2d, emulatedGBps: m.emuGBps, h2dRate,
     runtimeOverPinnedCopy: h2dRate.runtimeGBps / h2dRate.pinnedCopyGBps, modelBytes: total, largestWeightBytes: largest,
     floorBytes: m.floorBytes, passes, budgetsMb: budgets, rows, monotonic, checks, ratios: checks, worstPassOverMaxCopyCompute: worst,
-    mixedSizes: { models: m.mixes.models, rows: m.mixes.rows, checks: m.mixes.checks },
+    mixedSizes: mixResult(m.mixes),
   };
-  return { result, mixesMarkdown: m.mixes.markdown };
+  return { result };
 }
 
 export type OffloadResult = ReturnType<typeof offloadResult>;
 
 /** The chart and the results page (offload.* on the emulator, offload-cuda.* on a GPU). */
-export function offloadReport({ result, mixesMarkdown }: OffloadResult): BenchPage {
+export function offloadReport({ result }: OffloadResult): BenchPage {
   const { rows, budgetsMb: budgets, checks, device, h2dRate, passes, largestWeightBytes: largest, modelBytes: total } = result;
   const worst = result.worstPassOverMaxCopyCompute;
   const computeBound = rows.filter((r) => r.regime === 'compute >= copy' && r.prefetch === 'unlimited');
@@ -230,7 +230,7 @@ timing device with the device's measured copy cost and the compute model (see
 pass; with the default objective it takes the fastest modelled pass and, among plans
 within 2% of it, the one that moves the fewest bytes.
 
-${mixesMarkdown}
+${mixMarkdown(result.mixedSizes)}
 ## Every configuration of the decoder sweep
 
 ${mdTable(['regime', 'policy', 'prefetch', 'budget MiB', 'moved MiB/pass', 'bound MiB/pass', 'pass ms', 'copy ms', 'compute ms', 'stall ms'],

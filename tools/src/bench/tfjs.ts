@@ -68,7 +68,18 @@ export const TFJS_TARGETS = {
   rssOverTfjs: { label: "peak RSS / tfjs's", max: 1, unit: 'x' },
 } as const satisfies Targets<string>;
 
-export async function runTfjsBench(options: TfjsBenchOptions = {}) {
+/** One model's samples: weightkit's and tfjs-core's loads in one child each, and one load each for peak RSS. */
+interface TfjsSample {
+  model: string;
+  kind: string;
+  weightkit: ChildResult;
+  tfjs: ChildResult;
+  weightkitPeakRss: number;
+  tfjsPeakRss: number;
+}
+
+/** Measures: every bundled face-api model and three test models of `sizeBytes`. */
+export async function measureTfjs(options: TfjsBenchOptions = {}): Promise<{ runs: number; testModelBytes: number; samples: TfjsSample[] }> {
   const size = options.sizeBytes ?? 64 * MiB;
   const runs = Math.max(2, options.runs ?? 7);
   const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'));
@@ -80,7 +91,7 @@ export async function runTfjsBench(options: TfjsBenchOptions = {}) {
     { name: `test uint8, ${size / MiB} MiB`, path: testModel(work, 'uint8', size), kind: 'uint8' },
     { name: `test float32, ${size / MiB} MiB`, path: testModel(work, 'none', size), kind: 'float32' },
   ];
-  const rows = [];
+  const samples: TfjsSample[] = [];
   for (const m of models) {
     // Small models repeat more, so their medians are not a handful of samples.
     const n = String(m.kind.startsWith('face-api') ? runs * 10 : runs);
@@ -90,11 +101,19 @@ export async function runTfjsBench(options: TfjsBenchOptions = {}) {
     const wRss = runChild<ChildResult>(child, ['weightkit', m.path, '1']).peakRssBytes;
     const tRss = runChild<ChildResult>(child, ['tfjs', m.path, '1']).peakRssBytes;
     if (w.values !== t.values) throw new Error(`${m.name}: weightkit decoded ${w.values} values, tfjs ${t.values}`);
-    const weightkitMs = median(w.ms.slice(1));
-    const tfjsMs = median(t.ms.slice(1));
-    rows.push({ model: m.name, kind: m.kind, values: w.values, weightkitMs, tfjsMs, ratio: weightkitMs / tfjsMs, weightkitPeakRss: wRss, tfjsPeakRss: tRss });
-    log(`${m.name}: weightkit ${weightkitMs.toFixed(2)} ms, tfjs ${tfjsMs.toFixed(2)} ms (${(weightkitMs / tfjsMs).toFixed(2)}x)`);
+    samples.push({ model: m.name, kind: m.kind, weightkit: w, tfjs: t, weightkitPeakRss: wRss, tfjsPeakRss: tRss });
+    log(`${m.name}: weightkit ${median(w.ms.slice(1)).toFixed(2)} ms, tfjs ${median(t.ms.slice(1)).toFixed(2)} ms`);
   }
+  return { runs, testModelBytes: size, samples };
+}
+
+/** The result: medians (the first load of each child not counted), ratios, the targets checked. */
+export function tfjsResult({ runs, testModelBytes, samples }: Awaited<ReturnType<typeof measureTfjs>>) {
+  const rows = samples.map((s) => {
+    const weightkitMs = median(s.weightkit.ms.slice(1));
+    const tfjsMs = median(s.tfjs.ms.slice(1));
+    return { model: s.model, kind: s.kind, values: s.weightkit.values, weightkitMs, tfjsMs, ratio: weightkitMs / tfjsMs, weightkitPeakRss: s.weightkitPeakRss, tfjsPeakRss: s.tfjsPeakRss };
+  });
   const testModels = rows.filter((r) => !r.kind.startsWith('face-api'));
   const checks = {
     everyModelAtMostHalfTfjsTime: rows.every((r) => meets(TFJS_TARGETS.ratio, r.ratio)),
@@ -102,10 +121,15 @@ export async function runTfjsBench(options: TfjsBenchOptions = {}) {
     peakRssNeverAboveTfjs: rows.every((r) => meets(TFJS_TARGETS.rssOverTfjs, r.weightkitPeakRss / r.tfjsPeakRss)),
     worstRatio: Math.max(...rows.map((r) => r.ratio)),
   };
-  return { benchmark: 'tfjs', machine: machine(), runs, testModelBytes: size, rows, checks, ratios: checks };
+  return { benchmark: 'tfjs', machine: machine(), runs, testModelBytes, rows, checks, ratios: checks };
 }
 
-export type TfjsResult = Awaited<ReturnType<typeof runTfjsBench>>;
+export type TfjsResult = ReturnType<typeof tfjsResult>;
+
+/** Measure, then the result. */
+export async function runTfjsBench(options: TfjsBenchOptions = {}): Promise<TfjsResult> {
+  return tfjsResult(await measureTfjs(options));
+}
 
 /** The chart and the results page. */
 export function tfjsReport(result: TfjsResult): BenchPage {
