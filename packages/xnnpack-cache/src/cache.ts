@@ -110,6 +110,11 @@ function toNativeKey(key: CacheKey): NativeKey {
   };
 }
 
+/** The packer {@link PackOptions} ask for, with its defaults (XNNPACK's f32 GEMM layout, nr 16, kr 1, sr 1). */
+function packerOf(options: PackOptions) {
+  return { kind: options.packer ?? 'f32-gemm', nr: options.nr ?? 16, kr: options.kr ?? 1, sr: options.sr ?? 1 } as const;
+}
+
 export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDisposable {
   readonly #native: NativeHandle<NativeCache>;
   readonly #openOptions: NativeOpenOptions;
@@ -203,7 +208,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
     const native = this.#live();
     expectNamedDataMap(map, 'packModel(map)');
     expectObject(options, 'packModel(map, options)');
-    const packer = { kind: options.packer ?? 'f32-gemm', nr: options.nr ?? 16, kr: options.kr ?? 1, sr: options.sr ?? 1 } as const;
+    const packer = packerOf(options);
     const { items, skipped } = planPack(map, options.namespace);
     const result: PackModelResult = { entries: items.length, packed: 0, hits: 0, packedBytes: 0, skipped, items };
     // Without content hashes a hit needs no source bytes: find the hits first,
@@ -248,7 +253,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
   async getOrPack(map: NamedDataMap, weight: string, options: PackOptions & { bias?: string } = {}): Promise<Uint8Array> {
     const plan = planPack(map, options.namespace).items.find((i) => i.weight === weight && (options.bias === undefined || i.bias === options.bias));
     if (!plan) throw new WeightkitError('WK_NOT_FOUND', `'${weight}' is not a packable weight of '${map.path}' (rank >= 2, float)`);
-    const packer = { kind: options.packer ?? 'f32-gemm', nr: options.nr ?? 16, kr: options.kr ?? 1, sr: options.sr ?? 1 } as const;
+    const packer = packerOf(options);
     await this.#live().pack([nativeItem(map, plan)], packer, options.hashInputs ?? false);
     return this.view(plan.name)!;
   }

@@ -54,13 +54,11 @@ async function pack(argv: string[]): Promise<number | void> {
   const cache = await PackedWeightsCache.open({ path: values.cache });
   const progress = new Progress('packing');
   try {
-    cache.initialize();
+    // packModel saves: the file ends in a trailer when it returns.
     const r = await cache.packModel(map, {
       packer: values.packer, ...(values.nr ? { nr: parsePositiveInt(values.nr, '--nr') } : {}),
       hashInputs: values['hash-inputs'] ?? false, onProgress: (d, t) => progress.update(d, t, 'items'),
     });
-    cache.finalize();
-    await cache.save();
     progress.done();
     const s = cache.stats();
     const doc: CachePackJson = {
