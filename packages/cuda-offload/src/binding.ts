@@ -4,7 +4,7 @@
  * @module
  */
 import { type AddonBase, findNativeFile, loadNativeAddon, nativeFileCandidates } from '@weightkit/core/internal';
-import type { OffloadStats, OffloadWeight } from './types.js';
+import type { OffloadLimits, OffloadStats, OffloadWeight } from './types.js';
 
 export interface NativePlan {
   floorBytes: number;
@@ -63,6 +63,7 @@ export interface NativeCreateOptions {
 interface OffloadAddon extends AddonBase {
   plan(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes?: number): NativePlan;
   simulate(weights: { name: string; bytes: number }[], schedule: number[][] | undefined, budgetBytes: number, policy: string, passes: number): number[];
+  readonly limits: OffloadLimits;
   create(options: NativeCreateOptions): Promise<NativeRuntime>;
   cudaDeviceCount(libraryPath: string): { count: number; error?: string };
 }

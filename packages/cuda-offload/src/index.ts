@@ -16,8 +16,9 @@
  * @packageDocumentation
  */
 export { OffloadRuntime, type OffloadOptions, type RunOptions } from './offload.js';
-export type { AcquiredWeight, EmuOptions, OffloadResidency, OffloadStats, OffloadWeight, ScheduleInput } from './types.js';
+export type { AcquiredWeight, EmuOptions, OffloadLimits, OffloadResidency, OffloadStats, OffloadWeight, ScheduleInput } from './types.js';
 export { deviceBytes, scheduleIndices, weightsOf } from './weights.js';
+export { offloadLimits } from './budget.js';
 export { plan, scheduleFacts, simulateEviction, type OffloadPlan, type ScheduleFacts } from './plan.js';
 export { chooseDevice, probeCuda, type CudaProbe } from './device.js';
 export { CUDA_OPTIONS } from './options.js';

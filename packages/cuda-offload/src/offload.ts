@@ -11,7 +11,7 @@
 import { BackendOptions, type NamedDataMap, WeightkitError } from '@weightkit/core';
 import { NativeHandle, expectObject, shown, withSignal } from '@weightkit/core/internal';
 import { type NativeRuntime, cudaLibraryPath, offloadAddon } from './binding.js';
-import { MAX_MIB, MAX_US, MiB, budgetBytesOf, inRange } from './budget.js';
+import { MiB, budgetBytesOf, inRange, offloadLimits } from './budget.js';
 import { chooseDevice } from './device.js';
 import { CUDA_OPTIONS } from './options.js';
 import type { AcquiredWeight, EmuOptions, OffloadStats, ScheduleInput } from './types.js';
@@ -114,10 +114,10 @@ export class OffloadRuntime implements Disposable, AsyncDisposable {
       ...(pinned ? { pinned } : {}),
       ...(options.policy !== undefined ? { policy: options.policy } : {}),
       ...(options.objective !== undefined ? { objective: options.objective } : {}),
-      ...(options.prefetchMb !== undefined ? { prefetchBytes: Math.floor(inRange(options.prefetchMb, 'prefetchMb', MAX_MIB) * MiB) } : {}),
-      ...(options.prefetchMs !== undefined ? { prefetchUs: inRange(options.prefetchMs, 'prefetchMs', MAX_US / 1000) * 1000 } : {}),
-      ...(options.computeUsPerStep !== undefined ? { computeUsPerStep: inRange(options.computeUsPerStep, 'computeUsPerStep', MAX_US) } : {}),
-      ...(options.computeUsPerMiB !== undefined ? { computeUsPerMiB: inRange(options.computeUsPerMiB, 'computeUsPerMiB', MAX_US) } : {}),
+      ...(options.prefetchMb !== undefined ? { prefetchBytes: Math.floor(inRange(options.prefetchMb, 'prefetchMb', offloadLimits().maxBytes / MiB) * MiB) } : {}),
+      ...(options.prefetchMs !== undefined ? { prefetchUs: inRange(options.prefetchMs, 'prefetchMs', offloadLimits().maxUs / 1000) * 1000 } : {}),
+      ...(options.computeUsPerStep !== undefined ? { computeUsPerStep: inRange(options.computeUsPerStep, 'computeUsPerStep', offloadLimits().maxUs) } : {}),
+      ...(options.computeUsPerMiB !== undefined ? { computeUsPerMiB: inRange(options.computeUsPerMiB, 'computeUsPerMiB', offloadLimits().maxUs) } : {}),
       ...(lib ? { cudaLibrary: lib } : {}),
       ...(options.populate ? { populate: true } : {}),
       ...(options.emu ? { emu: { ...options.emu } } : {}),

@@ -114,3 +114,16 @@ export interface OffloadWeight {
   /** ...or bytes it copies (decoded tensors). */
   data?: Uint8Array;
 }
+
+/** The offload runtime's limits, as its native core checks them. */
+export interface OffloadLimits {
+  /** Budgets, look-ahead and weights, bytes (8 TiB). */
+  readonly maxBytes: number;
+  /** Times: the compute model and look-ahead, microseconds (1e12). */
+  readonly maxUs: number;
+  /** The emulated device's bandwidth, GB/s. */
+  readonly minGBps: number;
+  readonly maxGBps: number;
+  /** Per-pass series in `stats()`: the most recent passes. */
+  readonly passHistory: number;
+}

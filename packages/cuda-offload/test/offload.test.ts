@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsMap, WeightkitError, writeSafetensors } from '@weightkit/core';
-import { OffloadRuntime, chooseDevice, plan, probeCuda, scheduleFacts, simulateEviction } from '@weightkit/cuda-offload';
+import { OffloadRuntime, chooseDevice, offloadLimits, plan, probeCuda, scheduleFacts, simulateEviction } from '@weightkit/cuda-offload';
 
 const dir = mkdtempSync(join(tmpdir(), 'wk-offload-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +48,17 @@ function textbookMin(sizes: number[], budget: number, passes: number): number[] 
 const MiB = 2 ** 20;
 
 describe('planner', () => {
+  it('the limits are the native core\'s (limits.hpp), read by the API, which refuses past them naming the option', async () => {
+    const l = offloadLimits();
+    expect(l).toEqual({ maxBytes: 8 * 2 ** 40, maxUs: 1e12, minGBps: 0.001, maxGBps: 1e6, passHistory: 1000 });
+    const m = model('limits', [MiB]);
+    const refused = /^budgetMb must be a number from 0 to 8388608, got 8388609$/;
+    await expect(OffloadRuntime.create({ weights: m, budgetMb: l.maxBytes / MiB + 1, device: 'emu' })).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(refused) });
+    expect(() => plan(m, undefined, l.maxBytes / MiB + 1)).toThrowError(refused);
+    await expect(OffloadRuntime.create({ weights: m, budgetMb: 1, device: 'emu', computeUsPerStep: l.maxUs * 2 })).rejects.toMatchObject({ message: expect.stringMatching(/^computeUsPerStep must be a number from 0 to 1000000000000/) });
+    m.close();
+  });
+
   it('reports the floor and refuses a budget below it, stating the MiB needed', async () => {
     const m = model('floor', [1, 4, 3, 0.5, 2, 2.5].map((x) => x * MiB));
     const p = plan(m, undefined, 12);

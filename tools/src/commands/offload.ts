@@ -1,6 +1,6 @@
 /** `weightkit offload plan|run`. @module */
 import { WeightkitError } from '@weightkit/core';
-import { OffloadRuntime, plan } from '@weightkit/cuda-offload';
+import { OffloadRuntime, offloadLimits, plan } from '@weightkit/cuda-offload';
 import { parse, parseNumber, parsePositiveInt, parseSize, positionals } from '../cli/args.js';
 import { type Command, withSubcommands } from '../cli/command.js';
 import { Progress, formatBytes, printJson, printTable } from '../cli/output.js';
@@ -21,23 +21,26 @@ run:  a decode-style loop (acquire each weight in schedule order, a compute step
 A budget below the floor is error[WK_BUDGET] (the message says how many MiB are needed).
 ${MODEL_USAGE}`;
 
-/** The ranges of the numeric flags: the runtime's own (8 TiB, 1e12 us, 0.001-1e6 GB/s, 1e9 passes). */
-const RANGES = {
-  budgetMb: { min: 0, max: 8 * 1024 * 1024, above: true },
-  us: { min: 0, max: 1e12 },
-  mib: { min: 0, max: 8 * 1024 * 1024 },
-  gbps: { min: 0.001, max: 1e6 },
-};
+const MiB = 2 ** 20;
 const MAX_PASSES = 1e9;
 
-const MiB = 2 ** 20;
+/** The ranges of the numeric flags: the runtime's own limits (offloadLimits(), from its native core). */
+function ranges() {
+  const l = offloadLimits();
+  return {
+    budgetMb: { min: 0, max: l.maxBytes / MiB, above: true },
+    us: { min: 0, max: l.maxUs },
+    mib: { min: 0, max: l.maxBytes / MiB },
+    gbps: { min: l.minGBps, max: l.maxGBps },
+  };
+}
 
 /** The budget in MiB, from --budget (a size with units) or --budget-mb (MiB), exactly one of them. */
 function budget(values: { budget?: string | undefined; 'budget-mb'?: string | undefined }): number {
   if (values.budget !== undefined && values['budget-mb'] !== undefined) throw new WeightkitError('WK_BAD_ARGUMENT', 'give --budget or --budget-mb, not both');
   if (values.budget !== undefined) return parseSize(values.budget, '--budget') / MiB;
   if (values['budget-mb'] === undefined) throw new WeightkitError('WK_BAD_ARGUMENT', '--budget (e.g. 16GiB) or --budget-mb is required');
-  return parseNumber(values['budget-mb'], '--budget-mb', RANGES.budgetMb);
+  return parseNumber(values['budget-mb'], '--budget-mb', ranges().budgetMb);
 }
 
 const BUDGET_OPTIONS = { budget: { type: 'string' }, 'budget-mb': { type: 'string' } } as const;
@@ -94,10 +97,10 @@ async function runCommand(argv: string[]): Promise<void> {
   try {
     const rt = await OffloadRuntime.create({
       weights: map, budgetMb: mb, device: device as 'auto' | 'cuda' | 'emu', policy, ...(objective !== undefined ? { objective } : {}),
-      computeUsPerStep: parseNumber(values['compute-us'], '--compute-us', RANGES.us, 20),
-      computeUsPerMiB: parseNumber(values['compute-us-per-mib'], '--compute-us-per-mib', RANGES.us, 40),
-      ...(values['prefetch-mb'] !== undefined ? { prefetchMb: parseNumber(values['prefetch-mb'], '--prefetch-mb', RANGES.mib) } : {}),
-      ...(values['h2d-gbps'] !== undefined ? { emu: { h2dGBps: parseNumber(values['h2d-gbps'], '--h2d-gbps', RANGES.gbps) } } : {}),
+      computeUsPerStep: parseNumber(values['compute-us'], '--compute-us', ranges().us, 20),
+      computeUsPerMiB: parseNumber(values['compute-us-per-mib'], '--compute-us-per-mib', ranges().us, 40),
+      ...(values['prefetch-mb'] !== undefined ? { prefetchMb: parseNumber(values['prefetch-mb'], '--prefetch-mb', ranges().mib) } : {}),
+      ...(values['h2d-gbps'] !== undefined ? { emu: { h2dGBps: parseNumber(values['h2d-gbps'], '--h2d-gbps', ranges().gbps) } } : {}),
     });
     try {
       const progress = new Progress('passes');

@@ -6,6 +6,7 @@
 #include "convert.hpp"
 #include "session_object.hpp"
 #include "weightkit/napi_helpers.hpp"
+#include "weightkit/offload/limits.hpp"
 
 namespace {
 
@@ -74,6 +75,13 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("simulate", Napi::Function::New(env, simulate_js));
   exports.Set("create", Napi::Function::New(env, create));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, cuda_device_count));
+  auto bounds = Napi::Object::New(env);
+  wn::set_number(bounds, "maxBytes", static_cast<double>(limits::kMaxBytes));
+  wn::set_number(bounds, "maxUs", limits::kMaxUs);
+  wn::set_number(bounds, "minGBps", limits::kMinGBps);
+  wn::set_number(bounds, "maxGBps", limits::kMaxGBps);
+  wn::set_number(bounds, "passHistory", static_cast<double>(limits::kPassHistory));
+  exports.Set("limits", bounds);
   return exports;
 }
 

@@ -1,13 +1,13 @@
 #include "convert.hpp"
 
 #include "weightkit/napi_helpers.hpp"
+#include "weightkit/offload/limits.hpp"
 
 namespace weightkit::offload::js {
 namespace wn = weightkit::napi;
 
 namespace {
 
-constexpr double kMaxUs = 1e12;
 
 template <typename Series>
 Napi::Array numbers(Napi::Env env, const Series& values, double scale) {
@@ -75,12 +75,12 @@ SessionSpec session_spec(Napi::Env env, Napi::Value v) {
   });
   spec.schedule = schedule(env, f.raw("schedule"), ws.size());
   RuntimeOptions& o = spec.options;
-  o.budget_bytes = f.integer("budgetBytes", 0, 1, wn::kMaxSafeInteger);
+  o.budget_bytes = f.integer("budgetBytes", 0, 1, static_cast<double>(limits::kMaxBytes));
   if (!f.has("budgetBytes")) wn::throw_bad_argument(env, "options.budgetBytes is required");
   o.prefetch_bytes = f.has("prefetchBytes") ? f.integer("prefetchBytes", 0) : UINT64_MAX;
-  o.prefetch_us = f.number("prefetchUs", 0, 0, kMaxUs);
-  o.compute_us_per_step = f.number("computeUsPerStep", 0, 0, kMaxUs);
-  o.compute_us_per_mib = f.number("computeUsPerMiB", 0, 0, kMaxUs);
+  o.prefetch_us = f.number("prefetchUs", 0, 0, limits::kMaxUs);
+  o.compute_us_per_step = f.number("computeUsPerStep", 0, 0, limits::kMaxUs);
+  o.compute_us_per_mib = f.number("computeUsPerMiB", 0, 0, limits::kMaxUs);
   o.policy = f.one_of("policy", {"next-use", "lru"}, "next-use") == "lru" ? Policy::kLru : Policy::kNextUse;
   o.objective = f.one_of("objective", {"fastest", "fewest-bytes"}, "fastest") == "fewest-bytes" ? Objective::kFewestBytes : Objective::kFastest;
   if (f.has("pinned")) {
@@ -97,7 +97,7 @@ SessionSpec session_spec(Napi::Env env, Napi::Value v) {
   if (f.has("emu")) {
     wn::Fields e(env, f.object("emu"), "options.emu");
     emu::Config& c = spec.device.emu;
-    c.h2d_gbps = e.number("h2dGBps", c.h2d_gbps, 1e-3, 1e6);
+    c.h2d_gbps = e.number("h2dGBps", c.h2d_gbps, limits::kMinGBps, limits::kMaxGBps);
     c.copy_latency_us = e.number("copyLatencyUs", c.copy_latency_us, 0, 1e6);
     c.pageable_factor = e.number("pageableFactor", c.pageable_factor, 1e-3, 1);
     c.host_register_supported = e.boolean("hostRegister", c.host_register_supported);

@@ -3,6 +3,8 @@
 // known cyclic schedule (Belady's MIN), or LRU as a comparison baseline.
 #include "weightkit/offload/runtime.hpp"
 
+#include "weightkit/offload/limits.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -12,7 +14,6 @@ namespace weightkit::offload {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-constexpr size_t kPassHistoryKept = 1000;
 
 std::string mib(uint64_t b) {
   char buf[32];
@@ -38,8 +39,8 @@ Status check_range(double v, double lo, double hi, const std::string& what) {
 Status validate_options(const RuntimeOptions& o) {
   // Times in microseconds and sizes in bytes stay far from where doubles
   // lose integers or the planner's sums overflow.
-  const double kMaxBytes = 9007199254740991.0;  // 2^53 - 1
-  const double kMaxUs = 1e12;                   // about 11.6 days
+  const double kMaxBytes = static_cast<double>(limits::kMaxBytes);
+  const double kMaxUs = limits::kMaxUs;
   for (const Status& st : {check_range(static_cast<double>(o.budget_bytes), 1, kMaxBytes, "the budget (bytes)"),
                            check_range(o.prefetch_bytes == UINT64_MAX ? 0 : static_cast<double>(o.prefetch_bytes), 0, kMaxBytes, "prefetch bytes"),
                            check_range(o.prefetch_us, 0, kMaxUs, "prefetch time (us)"),
@@ -489,9 +490,11 @@ Status Runtime::run_pass() {
   if (!st.is_ok()) return st;
   const DeviceStats d = m.device->stats();
   m.stats.passes++;
-  // Bounded history: a long run keeps the recent passes (amortized O(1)).
+  // Bounded history: a long run keeps at least the last limits::kPassHistory
+  // passes (amortized O(1): trimmed by that many at twice it); reports carry
+  // exactly the last kPassHistory (session.cc).
   auto push = [](auto& series, auto value) {
-    if (series.size() >= 2 * kPassHistoryKept) series.erase(series.begin(), series.begin() + kPassHistoryKept);
+    if (series.size() >= 2 * limits::kPassHistory) series.erase(series.begin(), series.begin() + limits::kPassHistory);
     series.push_back(value);
   };
   push(m.stats.bytes_per_pass, d.bytes_h2d - d0.bytes_h2d);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "weightkit/offload/limits.hpp"
 #include "weightkit/offload/residency.hpp"
 
 namespace weightkit::offload {
@@ -185,7 +186,7 @@ SessionReport OffloadSession::make_report() {
   SessionReport r;
   r.stats = runtime_->stats();
   auto trim = [](auto& series) {
-    if (series.size() > kPassHistory) series.erase(series.begin(), series.end() - kPassHistory);
+    if (series.size() > limits::kPassHistory) series.erase(series.begin(), series.end() - limits::kPassHistory);
   };
   trim(r.stats.bytes_per_pass);
   trim(r.stats.us_per_pass);

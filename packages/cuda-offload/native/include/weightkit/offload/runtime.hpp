@@ -51,8 +51,8 @@ using ResidencyChooser = std::function<ResidencyPlan(const CopyCost&)>;
 /// WK_BAD_ARGUMENT naming `what` and the range unless `v` is finite and in [lo, hi].
 Status check_range(double v, double lo, double hi, const std::string& what);
 
-/// Every number in `options` finite and in range (budgets and sizes up to
-/// 2^53 bytes, times up to 1e12 us), so the planner's arithmetic stays exact.
+/// Every number in `options` finite and in range (limits.hpp: budgets and
+/// sizes up to 8 TiB, times up to 1e12 us), so the planner's arithmetic stays exact.
 Status validate_options(const RuntimeOptions& options);
 
 struct Acquired {

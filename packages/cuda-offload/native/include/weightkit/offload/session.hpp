@@ -60,9 +60,6 @@ struct SessionReport {
   std::vector<std::string> hazards;
 };
 
-/// Per-pass series keep the most recent passes only, so a report costs the
-/// same after a million passes as after ten.
-constexpr size_t kPassHistory = 1000;
 
 /// How many CUDA devices the real-CUDA layer at `library` sees (0 with the reason).
 struct CudaProbeResult {
