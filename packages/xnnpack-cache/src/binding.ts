@@ -74,6 +74,8 @@ interface XnnpackAddon extends AddonBase {
   compactFile(path: string): Promise<CompactReport>;
   /** The native footer magic (xpwc.hpp's kMagic). */
   readonly xpwcMagic: number;
+  /** The longest lock wait the core accepts (cache.hpp's kMaxLockWaitMs). */
+  readonly maxLockWaitMs: number;
 }
 
 let addon: XnnpackAddon | undefined;

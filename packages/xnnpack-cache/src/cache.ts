@@ -132,8 +132,9 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
   static async open(options: PackedWeightsCacheOptions = {}): Promise<PackedWeightsCache> {
     expectObject(options, 'PackedWeightsCache.open(options)');
     const path = options.path ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<string>(XNNPACK_OPTIONS.packedCachePath.key);
-    if (options.lockWaitMs !== undefined && (!Number.isInteger(options.lockWaitMs) || options.lockWaitMs < 0 || options.lockWaitMs > 600_000)) {
-      throw new WeightkitError('WK_BAD_ARGUMENT', `lockWaitMs must be an integer from 0 to 600000, got ${String(options.lockWaitMs)}`);
+    const maxWait = xnnpackAddon().maxLockWaitMs;
+    if (options.lockWaitMs !== undefined && (!Number.isInteger(options.lockWaitMs) || options.lockWaitMs < 0 || options.lockWaitMs > maxWait)) {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `lockWaitMs must be an integer from 0 to ${maxWait}, got ${String(options.lockWaitMs)}`);
     }
     if (options.verify !== undefined && !VERIFY.includes(options.verify)) {
       throw new WeightkitError('WK_BAD_ARGUMENT', `verify must be one of ${VERIFY.join(', ')}, got '${String(options.verify)}'`);

@@ -36,6 +36,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("compactFile", Napi::Function::New(env, file_operation<CompactReport, compact_file>));
   // For the test that the TypeScript magic (src/format.ts) agrees with this one.
   exports.Set("xpwcMagic", Napi::Number::New(env, weightkit::xpwc::kMagic));
+  exports.Set("maxLockWaitMs", Napi::Number::New(env, weightkit::xnnpack::kMaxLockWaitMs));
   return exports;
 }
 

@@ -45,7 +45,7 @@ CacheOptions cache_options(Napi::Env env, Napi::Value v) {
   wn::Fields f(env, object_arg(env, v, "options"), "options");
   o.path = f.path("path");
   o.async_flush = f.boolean("asyncFlush", false);
-  o.lock_wait_ms = static_cast<int>(f.integer("lockWaitMs", 0, 0, 600000));
+  o.lock_wait_ms = static_cast<int>(f.integer("lockWaitMs", 0, 0, kMaxLockWaitMs));
   const std::string verify = f.one_of("verify", {"first-use", "open", "none"}, "first-use");
   o.verify = verify == "open" ? Verify::kOpen : verify == "none" ? Verify::kNone : Verify::kFirstUse;
   return o;

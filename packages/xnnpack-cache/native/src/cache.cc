@@ -501,6 +501,9 @@ Result<std::shared_ptr<PackedWeightsCache>> PackedWeightsCache::open(const Cache
   cache->impl_->opts = options;
   if (options.path.empty()) return cache;
   if (options.path.find('\0') != std::string::npos) return Status(Code::kBadArgument, "cache path contains a NUL byte");
+  if (options.lock_wait_ms < 0 || options.lock_wait_ms > kMaxLockWaitMs) {
+    return Status(Code::kBadArgument, "lockWaitMs must be from 0 to " + std::to_string(kMaxLockWaitMs) + " ms");
+  }
   auto existing = path_identity(options.path);
   if (existing.is_ok()) {
     std::lock_guard<std::mutex> g(g_registry_mu);

@@ -45,10 +45,14 @@ enum class Verify {
   kNone,      // never (trust the file)
 };
 
+/// The longest wait for another writer's lock: ten minutes. Owned here; the
+/// addon exports it and the TypeScript API checks `lockWaitMs` against it.
+constexpr int kMaxLockWaitMs = 600000;
+
 struct CacheOptions {
   std::string path;            // "" keeps every packed weight on the heap (opt-out)
   bool async_flush = false;    // finalize starts write-back without waiting for it
-  int lock_wait_ms = 0;        // how long to wait for another writer (0: fall back to heap at once)
+  int lock_wait_ms = 0;        // how long to wait for another writer (0: fall back to heap at once; at most kMaxLockWaitMs)
   Verify verify = Verify::kFirstUse;
 };
 
