@@ -46,15 +46,14 @@ export function isWeightkitError(e: unknown, code?: ErrorCode): e is WeightkitEr
 }
 
 // The same codes and hints as the native layer's errno_status (mapped_file.hpp),
-// so a refusal reads alike whichever side opened the file (ENOTDIR is mapped
-// here only: native opens never take a path through a file).
+// so a refusal reads alike whichever side opened the file.
 const BY_ERRNO: Record<string, [ErrorCode, string?]> = {
   ENOENT: ['WK_NOT_FOUND', 'check the path'],
   ENOSPC: ['WK_NO_SPACE', 'free disk space or choose another location'],
   EDQUOT: ['WK_NO_SPACE', 'free disk space or choose another location'],
   ELOOP: ['WK_BAD_ARGUMENT', 'the path ends in a symbolic link (or a loop of them), which is not opened here; pass the real path'],
   EISDIR: ['WK_BAD_ARGUMENT', 'pass a file, not a directory'],
-  ENOTDIR: ['WK_BAD_ARGUMENT'],
+  ENOTDIR: ['WK_BAD_ARGUMENT', 'a part of the path before its end is a file, not a folder'],
   EACCES: ['WK_IO', "check the file's permissions"],
   EPERM: ['WK_IO', "check the file's permissions"],
   EWOULDBLOCK: ['WK_LOCKED', 'another process holds the file'],

@@ -2,7 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, openSync, ftruncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileMapping } from '@weightkit/core';
+import { FileMapping, openNamedDataMap } from '@weightkit/core';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -51,6 +51,16 @@ describe('FileMapping', () => {
     m.close();
     expect(v.length).toBe(0);
     expect(() => m.bytes(0, 1)).toThrowError(/closed/);
+  });
+});
+
+describe('a path through a file', () => {
+  it('is WK_BAD_ARGUMENT with the same hint whichever side opens it (native mapping, TypeScript probe)', async () => {
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, 'x');
+    const hint = /a part of the path before its end is a file, not a folder/;
+    expect(() => FileMapping.openSync(join(file, 'model.safetensors'))).toThrowError(expect.objectContaining({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(hint) }));
+    await expect(openNamedDataMap(join(file, 'model.safetensors'))).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(hint) });
   });
 });
 

@@ -54,6 +54,7 @@ inline Status errno_status(int err, const std::string& what, const std::string& 
     case EACCES:
     case EPERM: hint = "check the file's permissions"; break;
     case EISDIR: code = Code::kBadArgument; hint = "pass a file, not a directory"; break;
+    case ENOTDIR: code = Code::kBadArgument; hint = "a part of the path before its end is a file, not a folder"; break;
     case EWOULDBLOCK: code = Code::kLocked; hint = "another process holds the file"; break;
     case EROFS: hint = "the file system is read-only"; break;
     default: break;
