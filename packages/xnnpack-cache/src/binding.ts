@@ -63,6 +63,7 @@ export interface NativeCache {
 export interface NativeOpenOptions {
   path: string;
   asyncFlush: boolean;
+  populate: boolean;
   lockWaitMs: number;
   verify: 'first-use' | 'open' | 'none';
 }

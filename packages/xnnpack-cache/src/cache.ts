@@ -37,6 +37,14 @@ export interface PackedWeightsCacheOptions {
    * served: it is dropped and packed again.
    */
   verify?: 'first-use' | 'open' | 'none';
+  /**
+   * Read the pages of every entry the file holds in while opening (off the JS
+   * thread), so the first inference after a warm open takes no page faults on
+   * the packed weights (default: `xnnpack.populate`, false: pages come in on
+   * first use). The reads move to the open; the pages stay clean, shared page
+   * cache.
+   */
+  populate?: boolean;
 }
 
 /** A cache key: the core contract's key plus the packer version and an optional content hash. */
@@ -139,7 +147,13 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
     if (options.verify !== undefined && !VERIFY.includes(options.verify)) {
       throw new WeightkitError('WK_BAD_ARGUMENT', `verify must be one of ${VERIFY.join(', ')}, got '${String(options.verify)}'`);
     }
-    const o: NativeOpenOptions = { path, asyncFlush: options.asyncFlush ?? false, lockWaitMs: options.lockWaitMs ?? 0, verify: options.verify ?? 'first-use' };
+    if (options.populate !== undefined && typeof options.populate !== 'boolean') {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `populate must be true or false, got ${String(options.populate)}`);
+    }
+    const populate = options.populate ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<boolean>(XNNPACK_OPTIONS.populate.key);
+    const o: NativeOpenOptions = {
+      path, asyncFlush: options.asyncFlush ?? false, lockWaitMs: options.lockWaitMs ?? 0, verify: options.verify ?? 'first-use', populate,
+    };
     const cache = new PackedWeightsCache(await xnnpackAddon().open(o), o);
     const rebuilt = cache.stats().rebuiltFrom;
     if (rebuilt) process.emitWarning(`the damaged cache '${path}' was moved aside to '${rebuilt}' and a new one started`, { code: 'WEIGHTKIT_CACHE_REBUILT' });

@@ -18,4 +18,10 @@ export const XNNPACK_OPTIONS = {
     doc: 'File that holds packed weights across processes (XPWC format); empty keeps packed weights on the heap.',
     validate: (v) => (v.includes('\0') ? 'a path cannot contain NUL' : undefined),
   }),
+  populate: registerOption({
+    key: 'xnnpack.populate',
+    type: 'boolean',
+    default: false,
+    doc: 'Read every packed page of the cache file in while opening (off the JS thread), so the first inference after a warm open takes no page faults.',
+  }),
 } as const;

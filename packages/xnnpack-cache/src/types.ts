@@ -41,6 +41,8 @@ export interface CacheStats {
   saveErrors: number;
   /** Bytes of loaded entries checksummed by this process (first use, or `verify: 'open'`). */
   verifiedBytes: number;
+  /** File bytes read in while opening (`populate`). */
+  populatedBytes: number;
   /** Loaded entries whose checksum did not match: never served, packed again. */
   corruptEntries: number;
   /** Unsaved regions a killed writer left that this process kept when it repaired the file. */

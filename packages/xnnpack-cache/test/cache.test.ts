@@ -56,6 +56,32 @@ describe('PackedWeightsCache', () => {
     cold.map.close();
   });
 
+  it('populate reads every packed page in at open (the first use faults nothing); without it pages come on first use', async () => {
+    const model = smallModel(join(dir, 'populate.safetensors'), 4, 512, 512);
+    const path = join(dir, 'populate.xpwc');
+    const packer = await PackedWeightsCache.open({ path });
+    const map = SafetensorsMap.openSync(model);
+    await packer.packModel(map);
+    await packer.close();
+    map.close();
+    const openWith = async (populate: boolean) => {
+      const c = await PackedWeightsCache.open({ path, populate });
+      const rss = fileFootprint(readFootprint()!, path).rss;
+      const { populatedBytes, loadedEntries } = c.stats();
+      await c.close();
+      return { rss, populatedBytes, loadedEntries };
+    };
+    const lazy = await openWith(false);
+    const eager = await openWith(true);
+    expect(lazy.loadedEntries).toBe(4);
+    expect(eager.loadedEntries).toBe(4);
+    expect(lazy.populatedBytes).toBe(0);
+    expect(eager.populatedBytes).toBeGreaterThan(4 * 512 * 512 * 4);
+    expect(lazy.rss).toBeLessThan(512 * 1024);
+    expect(eager.rss).toBeGreaterThanOrEqual(4 * 512 * 512 * 4);
+    await expect(PackedWeightsCache.open({ path, populate: 'yes' as never })).rejects.toMatchObject({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(/populate must be true or false/) });
+  });
+
   it('never grows the file over 50 load/unload cycles, and a no-op save leaves bytes and mtime alone', async () => {
     const path = join(dir, 'cycles.xpwc');
     await (await packOnce(path)).cache.close();

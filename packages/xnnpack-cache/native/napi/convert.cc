@@ -45,6 +45,7 @@ CacheOptions cache_options(Napi::Env env, Napi::Value v) {
   wn::Fields f(env, object_arg(env, v, "options"), "options");
   o.path = f.path("path");
   o.async_flush = f.boolean("asyncFlush", false);
+  o.populate = f.boolean("populate", false);
   o.lock_wait_ms = static_cast<int>(f.integer("lockWaitMs", 0, 0, kMaxLockWaitMs));
   const std::string verify = f.one_of("verify", {"first-use", "open", "none"}, "first-use");
   o.verify = verify == "open" ? Verify::kOpen : verify == "none" ? Verify::kNone : Verify::kFirstUse;
@@ -97,7 +98,7 @@ Napi::Object to_js(Napi::Env env, const Stats& s) {
                       {"loadedEntries", s.loaded_entries}, {"mappedBytes", s.mapped_bytes}, {"heapBytes", s.heap_bytes},
                       {"flushMs", s.flush_ms}, {"flushedBytes", s.flushed_bytes}, {"fileBytes", s.file_bytes},
                       {"orphanBytes", s.orphan_bytes}, {"saves", s.saves}, {"saveErrors", s.save_errors},
-                      {"verifiedBytes", s.verified_bytes}, {"corruptEntries", s.corrupt_entries},
+                      {"verifiedBytes", s.verified_bytes}, {"populatedBytes", s.populated_bytes}, {"corruptEntries", s.corrupt_entries},
                       {"repairedEntries", s.repaired_entries}, {"repairDroppedBytes", s.repair_dropped_bytes}}) {
     wn::set_number(o, k, v);
   }

@@ -114,8 +114,9 @@ void CacheLoader::apply_verify_policy(const xpwc::Trailer& t) {
 }
 
 Status CacheLoader::adopt_trailer(const xpwc::Trailer& t) {
-  auto region = MappedRegion::map(s_.file->fd(), s_.opts.path, 0, t.index_start, Access::kReadOnly);
+  auto region = MappedRegion::map(s_.file->fd(), s_.opts.path, 0, t.index_start, Access::kReadOnly, s_.opts.populate);
   if (!region.is_ok()) return region.status();
+  if (s_.opts.populate) s_.stats.populated_bytes += t.index_start;
   auto owned = std::make_shared<MappedRegion>(std::move(region).value());
   for (size_t i = 0; i < t.entries.size(); ++i) {
     const auto& ie = t.entries[i];

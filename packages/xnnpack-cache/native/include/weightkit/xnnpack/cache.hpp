@@ -54,6 +54,11 @@ struct CacheOptions {
   bool async_flush = false;    // finalize starts write-back without waiting for it
   int lock_wait_ms = 0;        // how long to wait for another writer (0: fall back to heap at once; at most kMaxLockWaitMs)
   Verify verify = Verify::kFirstUse;
+  /// Read every page the file's entries occupy in while opening (MAP_POPULATE
+  /// on their mapping, off the JS thread), so the first inference after a
+  /// warm open takes no page faults on the packed weights. Costs the reads at
+  /// open instead; clean page cache either way.
+  bool populate = false;
 };
 
 enum class Fallback { kNoSpace = 0, kLocked, kIoError, kUnsupported, kInvalidFile, kReadOnly, kCount };
@@ -70,6 +75,7 @@ struct Stats {
   uint64_t file_bytes = 0, orphan_bytes = 0;
   uint64_t saves = 0, save_errors = 0;
   uint64_t verified_bytes = 0;     // loaded bytes checksummed by this process
+  uint64_t populated_bytes = 0;    // file bytes read in at open (CacheOptions::populate)
   uint64_t corrupt_entries = 0;    // loaded entries whose checksum failed (dropped, packed again)
   uint64_t repaired_entries = 0;   // unsaved regions a repair kept
   uint64_t repair_dropped_bytes = 0;
