@@ -3,7 +3,9 @@
  * creation for a chain of fully-connected layers (>= 256 MiB of f32 weights)
  * in fresh processes, through weightkit's provider (cold: packs into the
  * file; warm: maps it) against XNNPACK's own in-memory weights cache, which
- * every process pays, and against no cache at all. Runs the xnnpack_interop
+ * every process pays, and against no cache at all; and the first inference
+ * after it, where a mapped cache's pages are first read (warm, and warm with
+ * `populate`, against a process whose packed weights sit in its heap). Runs the xnnpack_interop
  * program, built only where WEIGHTKIT_XNNPACK_DIR names a prebuilt XNNPACK.
  * @module
  */
@@ -16,6 +18,7 @@ import { median } from './stats.js';
 
 interface InteropRun {
   createMs: number;
+  firstInferenceMs: number;
   privateDirtyCreated: number;
   hits: number;
   reserves: number;
@@ -42,11 +45,17 @@ export interface RealXnnpackResult {
   runs: number;
   createMs: { none: number; xnnpackCache: number; weightkitCold: number; weightkitWarm: number };
   privateDirtyBytes: { none: number; xnnpackCache: number; weightkitCold: number; weightkitWarm: number };
+  /** The first inference after creation, where packed pages are first read. */
+  firstInferenceMs: { none: number; xnnpackCache: number; weightkitWarm: number; weightkitWarmPopulated: number };
   warmHitRate: number;
   warmReserves: number;
   outputsIdentical: boolean;
-  ratios: { warmOverXnnpackCache: number; warmDirtyOverPacked: number };
-  targets: { warmOverXnnpackCache: number; warmDirtyOverPacked: number };
+  ratios: {
+    warmOverXnnpackCache: number; warmDirtyOverPacked: number;
+    /** Warm creation + first inference over the first inference of a process whose packed weights sit in its heap (XNNPACK's own cache). */
+    warmReadyFirstOverHeapFirst: number; populatedReadyFirstOverHeapFirst: number;
+  };
+  targets: { warmOverXnnpackCache: number; warmDirtyOverPacked: number; readyFirstOverHeapFirst: number };
   samples: Record<string, number[]>;
 }
 
@@ -60,13 +69,18 @@ export function runRealXnnpack(options: RealXnnpackOptions): RealXnnpackOutcome 
   const layers = options.layers ?? 16;
   const width = options.width ?? 2048;
   const cache = join(options.work, 'real-xnnpack.xpwc');
-  const run = (provider: string, cachePath = '') =>
-    runProgram<InteropRun>('xnnpack_interop', ['run', '--provider', provider, '--cache', cachePath, '--api', 'operator', '--layers', String(layers), '--width', String(width)]);
+  const run = (provider: string, cachePath = '', populate = false) =>
+    runProgram<InteropRun>('xnnpack_interop', [
+      'run', '--provider', provider, '--cache', cachePath, '--api', 'operator', '--layers', String(layers), '--width', String(width), '--populate', populate ? '1' : '0',
+    ]);
   const fresh = () => {
     rmSync(cache, { force: true });
     rmSync(`${cache}.verified`, { force: true });
   };
-  const samples = { none: [] as InteropRun[], xnnpackCache: [] as InteropRun[], weightkitCold: [] as InteropRun[], weightkitWarm: [] as InteropRun[] };
+  const samples = {
+    none: [] as InteropRun[], xnnpackCache: [] as InteropRun[], weightkitCold: [] as InteropRun[], weightkitWarm: [] as InteropRun[],
+    weightkitWarmPopulated: [] as InteropRun[],
+  };
   // One uncounted round: the page cache and the binary warm up.
   fresh();
   run('weightkit', cache);
@@ -76,6 +90,7 @@ export function runRealXnnpack(options: RealXnnpackOptions): RealXnnpackOutcome 
     fresh();
     samples.weightkitCold.push(run('weightkit', cache));
     samples.weightkitWarm.push(run('weightkit', cache));
+    samples.weightkitWarmPopulated.push(run('weightkit', cache, true));
     options.log(`real XNNPACK run ${r + 1}/${options.runs}: own cache ${samples.xnnpackCache.at(-1)!.createMs.toFixed(0)} ms, ` +
       `weightkit cold ${samples.weightkitCold.at(-1)!.createMs.toFixed(0)} ms, warm ${samples.weightkitWarm.at(-1)!.createMs.toFixed(2)} ms`);
   }
@@ -90,17 +105,28 @@ export function runRealXnnpack(options: RealXnnpackOptions): RealXnnpackOutcome 
     none: med('none', dirty), xnnpackCache: med('xnnpackCache', dirty),
     weightkitCold: med('weightkitCold', dirty), weightkitWarm: med('weightkitWarm', dirty),
   };
+  const first = (k: keyof typeof samples) => med(k, (r) => r.firstInferenceMs);
+  const firstInferenceMs = {
+    none: first('none'), xnnpackCache: first('xnnpackCache'), weightkitWarm: first('weightkitWarm'), weightkitWarmPopulated: first('weightkitWarmPopulated'),
+  };
+  const readyFirst = (k: 'weightkitWarm' | 'weightkitWarmPopulated') => med(k, (r) => r.createMs + r.firstInferenceMs);
   const packedBytes = samples.xnnpackCache[0]!.packed.reduce((a, e) => a + e.size, 0);
   const warm = samples.weightkitWarm;
   const hashes = new Set(Object.values(samples).flat().map((r) => r.outputHash));
   return {
-    ran: true, layers, width, weightBytes: layers * width * width * 4, packedBytes, runs: options.runs, createMs, privateDirtyBytes,
+    ran: true, layers, width, weightBytes: layers * width * width * 4, packedBytes, runs: options.runs, createMs, privateDirtyBytes, firstInferenceMs,
     warmHitRate: Math.min(...warm.map((r) => r.hits / Math.max(1, r.hits + r.cache.packs))),
     warmReserves: Math.max(...warm.map((r) => r.reserves)),
     outputsIdentical: hashes.size === 1,
-    ratios: { warmOverXnnpackCache: createMs.weightkitWarm / createMs.xnnpackCache, warmDirtyOverPacked: privateDirtyBytes.weightkitWarm / packedBytes },
-    targets: { warmOverXnnpackCache: 0.02, warmDirtyOverPacked: 0.01 },
-    samples: Object.fromEntries(Object.entries(samples).flatMap(([k, rs]) => [[`${k}CreateMs`, rs.map((r) => r.createMs)], [`${k}PrivateDirty`, rs.map(dirty)]])),
+    ratios: {
+      warmOverXnnpackCache: createMs.weightkitWarm / createMs.xnnpackCache, warmDirtyOverPacked: privateDirtyBytes.weightkitWarm / packedBytes,
+      warmReadyFirstOverHeapFirst: readyFirst('weightkitWarm') / firstInferenceMs.xnnpackCache,
+      populatedReadyFirstOverHeapFirst: readyFirst('weightkitWarmPopulated') / firstInferenceMs.xnnpackCache,
+    },
+    targets: { warmOverXnnpackCache: 0.02, warmDirtyOverPacked: 0.01, readyFirstOverHeapFirst: 1.5 },
+    samples: Object.fromEntries(Object.entries(samples).flatMap(([k, rs]) => [
+      [`${k}CreateMs`, rs.map((r) => r.createMs)], [`${k}FirstInferenceMs`, rs.map((r) => r.firstInferenceMs)], [`${k}PrivateDirty`, rs.map(dirty)],
+    ])),
   };
 }
 
@@ -140,7 +166,21 @@ ${mdTable(['measure', 'result', 'target'], [
     ['operator creation, warm (weightkit maps the file) / XNNPACK\'s own in-memory cache', `${pct(r.ratios.warmOverXnnpackCache)} (${r.createMs.weightkitWarm.toFixed(2)} ms vs ${r.createMs.xnnpackCache.toFixed(0)} ms)`, '<= 2%'],
     ['private dirty bytes after creation, warm / packed bytes', `${pct(r.ratios.warmDirtyOverPacked)} (${(r.privateDirtyBytes.weightkitWarm / 1024).toFixed(0)} KiB)`, '<= 1%'],
     ['warm: look-ups that hit / reserve calls', `${pct(r.warmHitRate)} / ${r.warmReserves}`, '100% / 0'],
+    ['warm creation + first inference / first inference with packed weights in the heap (XNNPACK\'s own cache)', `${r.ratios.warmReadyFirstOverHeapFirst.toFixed(2)}x`, '<= 1.5x'],
+    ['... with populate (pages read in at open)', `${r.ratios.populatedReadyFirstOverHeapFirst.toFixed(2)}x`, '<= 1.5x'],
     ['outputs of every process, every provider', r.outputsIdentical ? 'bit-identical' : 'DIFFER', 'bit-identical'],
+  ])}
+
+The first inference is where a mapped cache's pages are first read. \`populate\`
+(\`PackedWeightsCache.open({ populate: true })\`, \`xnnpack.populate\`, or
+\`weightkit_cache_open_with(path, WEIGHTKIT_CACHE_POPULATE, ...)\` in C) reads them in
+while opening instead, off the JavaScript thread:
+
+${mdTable(['process', 'creation ms', 'first inference ms', 'together ms'], [
+    ['none (packs into each operator)', r.createMs.none.toFixed(1), r.firstInferenceMs.none.toFixed(1), (r.createMs.none + r.firstInferenceMs.none).toFixed(1)],
+    ["XNNPACK's own cache (packed weights in the heap)", r.createMs.xnnpackCache.toFixed(1), r.firstInferenceMs.xnnpackCache.toFixed(1), (r.createMs.xnnpackCache + r.firstInferenceMs.xnnpackCache).toFixed(1)],
+    ['weightkit, warm (maps the file)', r.createMs.weightkitWarm.toFixed(2), r.firstInferenceMs.weightkitWarm.toFixed(1), (r.createMs.weightkitWarm + r.firstInferenceMs.weightkitWarm).toFixed(1)],
+    ['weightkit, warm with populate', '(in the open)', r.firstInferenceMs.weightkitWarmPopulated.toFixed(1), '(see ratio)'],
   ])}
 
 ${mdTable(['provider', 'creation ms (median)', 'private dirty after creation'], [

@@ -79,8 +79,13 @@ weightkit_status alias_data(void* ctx, void* alias, void* original) {
 extern "C" {
 
 weightkit_cache* weightkit_cache_open(const char* path, char* error, size_t error_size) {
+  return weightkit_cache_open_with(path, 0, error, error_size);
+}
+
+weightkit_cache* weightkit_cache_open_with(const char* path, unsigned flags, char* error, size_t error_size) {
   weightkit::xnnpack::CacheOptions o;
   o.path = path ? path : "";
+  o.populate = (flags & WEIGHTKIT_CACHE_POPULATE) != 0;
   auto r = PackedWeightsCache::open(o);
   if (!r.is_ok()) {
     if (error && error_size) {

@@ -60,6 +60,11 @@ typedef struct weightkit_cache weightkit_cache;
 
 /* path NULL or "": heap only. On failure returns NULL and writes a message "WK_CODE: text". */
 weightkit_cache* weightkit_cache_open(const char* path, char* error, size_t error_size);
+/* Flags of weightkit_cache_open_with. POPULATE: read every packed page of the file in while
+ * opening, so the first inference after a warm open takes no page faults. */
+#define WEIGHTKIT_CACHE_POPULATE 1u
+/* weightkit_cache_open with flags (0: the same). */
+weightkit_cache* weightkit_cache_open_with(const char* path, unsigned flags, char* error, size_t error_size);
 void weightkit_cache_close(weightkit_cache* cache);
 struct weightkit_weights_cache_provider weightkit_cache_provider(weightkit_cache* cache);
 /* Records the name of unpacked data at `data` (a weight or bias loaded from a named data map). */
