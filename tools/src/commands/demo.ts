@@ -5,13 +5,12 @@
  * cache (where XNNPACK was built in), a .pt2 round trip, and an offloaded run.
  * @module
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { WeightkitError, openNamedDataMap, writeSafetensorsAsync } from '@weightkit/core';
+import { openNamedDataMap, writeSafetensorsAsync } from '@weightkit/core';
 import { AotiWeights, writePt2 } from '@weightkit/aoti-blob';
 import { OffloadRuntime, scheduleFacts } from '@weightkit/cuda-offload';
 import { parse, positionals } from '../cli/args.js';
@@ -22,6 +21,7 @@ import { synthModel } from '../synth/model.js';
 import { nativePrograms, runProgram } from '../native-programs.js';
 import type { CachePackJson } from './cache.js';
 import { describeMap, printInspect } from './inspect.js';
+import { spawnJson } from '../child-json.js';
 
 const usage = `usage: weightkit demo [--model <file>]
 
@@ -69,11 +69,7 @@ async function allManifestsStep(): Promise<void> {
 function cacheStep(model: string, work: string): void {
   const bin = fileURLToPath(new URL('../bin/weightkit.js', import.meta.url));
   const cacheFile = join(work, 'default-model.xpwc');
-  const run = () => {
-    const r = spawnSync(process.execPath, [bin, 'cache', 'pack', model, '--cache', cacheFile, '--json', '--footprint'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new WeightkitError('WK_IO', `the demo's 'weightkit cache pack' process failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}): ${r.stderr.trim()}`);
-    return JSON.parse(r.stdout) as CachePackJson;
-  };
+  const run = () => spawnJson<CachePackJson>(process.execPath, [bin, 'cache', 'pack', model, '--cache', cacheFile, '--json', '--footprint'], process.env, 'weightkit');
   const cold = run();
   const warm = run();
   const row = (label: string, d: CachePackJson) => [
