@@ -28,18 +28,44 @@ export interface AddonBase {
 let tag: string | undefined;
 
 /**
+ * The C library this Node.js runs on, from the dynamic loader its binary
+ * names (PT_INTERP: `ld-linux-*` is glibc's, `ld-musl-*` musl's): a read of
+ * a few KiB, where `process.report.getReport()` builds a whole diagnostic
+ * report (~6 ms, paid by every first addon load). Falls back to the report
+ * when the binary cannot be read.
+ */
+function linuxLibc(): 'glibc' | 'musl' {
+  let fd: number | undefined;
+  try {
+    fd = openSync(process.execPath, 'r');
+    const head = Buffer.alloc(64);
+    readSync(fd, head, 0, 64, 0);
+    const phoff = Number(head.readBigUInt64LE(0x20)), phentsize = head.readUInt16LE(0x36), phnum = head.readUInt16LE(0x38);
+    const ph = Buffer.alloc(phentsize * phnum);
+    readSync(fd, ph, 0, ph.length, phoff);
+    for (let i = 0; i < phnum; i++) {
+      const at = i * phentsize;
+      if (ph.readUInt32LE(at) !== 3) continue; // PT_INTERP
+      const interp = Buffer.alloc(Math.min(Number(ph.readBigUInt64LE(at + 0x20)), 256));
+      readSync(fd, interp, 0, interp.length, Number(ph.readBigUInt64LE(at + 8)));
+      if (/ld-musl/.test(interp.toString('latin1'))) return 'musl';
+      if (/ld-linux/.test(interp.toString('latin1'))) return 'glibc';
+    }
+  } catch {
+    // unreadable: ask the report below
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+/**
  * This machine's prebuilt-binary folder name, `<platform>-<arch>-<libc>`
  * (for example `linux-x64-glibc`); musl and other C libraries read `musl`.
  */
 export function prebuildTag(): string {
-  if (tag === undefined) {
-    let libc = '';
-    if (process.platform === 'linux') {
-      const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-      libc = header?.glibcVersionRuntime ? '-glibc' : '-musl';
-    }
-    tag = `${process.platform}-${process.arch}${libc}`;
-  }
+  tag ??= `${process.platform}-${process.arch}${process.platform === 'linux' ? `-${linuxLibc()}` : ''}`;
   return tag;
 }
 

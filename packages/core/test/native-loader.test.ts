@@ -17,7 +17,9 @@ function fakePackage(name: string): { root: string; moduleUrl: string } {
 }
 
 describe('loading an addon', () => {
-  it('names this machine linux-<arch>-glibc', () => {
+  it('names this machine linux-<arch>-glibc, read from the Node.js binary\'s loader as the diagnostic report says it', () => {
+    const report = process.report.getReport() as { header: { glibcVersionRuntime?: string } };
+    expect(prebuildTag()).toBe(`linux-${process.arch}-${report.header.glibcVersionRuntime ? 'glibc' : 'musl'}`);
     expect(prebuildTag()).toBe(`linux-${process.arch}-glibc`);
   });
 

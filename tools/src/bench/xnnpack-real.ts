@@ -43,7 +43,7 @@ export interface RealXnnpackResult {
   weightBytes: number;
   packedBytes: number;
   runs: number;
-  createMs: { none: number; xnnpackCache: number; weightkitCold: number; weightkitWarm: number };
+  createMs: { none: number; xnnpackCache: number; weightkitCold: number; weightkitWarm: number; weightkitWarmPopulated: number };
   privateDirtyBytes: { none: number; xnnpackCache: number; weightkitCold: number; weightkitWarm: number };
   /** The first inference after creation, where packed pages are first read. */
   firstInferenceMs: { none: number; xnnpackCache: number; weightkitWarm: number; weightkitWarmPopulated: number };
@@ -52,7 +52,7 @@ export interface RealXnnpackResult {
   outputsIdentical: boolean;
   ratios: {
     warmOverXnnpackCache: number; warmDirtyOverPacked: number;
-    /** Warm creation + first inference over the first inference of a process whose packed weights sit in its heap (XNNPACK's own cache). */
+    /** Warm creation + first inference over the faster first inference of the two processes whose packed weights sit in their heap. */
     warmReadyFirstOverHeapFirst: number; populatedReadyFirstOverHeapFirst: number;
   };
   targets: { warmOverXnnpackCache: number; warmDirtyOverPacked: number; readyFirstOverHeapFirst: number };
@@ -99,6 +99,7 @@ export function runRealXnnpack(options: RealXnnpackOptions): RealXnnpackOutcome 
   const createMs = {
     none: med('none', (r) => r.createMs), xnnpackCache: med('xnnpackCache', (r) => r.createMs),
     weightkitCold: med('weightkitCold', (r) => r.createMs), weightkitWarm: med('weightkitWarm', (r) => r.createMs),
+    weightkitWarmPopulated: med('weightkitWarmPopulated', (r) => r.createMs),
   };
   const dirty = (r: InteropRun) => Math.max(0, r.privateDirtyCreated);
   const privateDirtyBytes = {
@@ -110,6 +111,8 @@ export function runRealXnnpack(options: RealXnnpackOptions): RealXnnpackOutcome 
     none: first('none'), xnnpackCache: first('xnnpackCache'), weightkitWarm: first('weightkitWarm'), weightkitWarmPopulated: first('weightkitWarmPopulated'),
   };
   const readyFirst = (k: 'weightkitWarm' | 'weightkitWarmPopulated') => med(k, (r) => r.createMs + r.firstInferenceMs);
+  // The stricter of the two heap processes: packed into each operator (none) or into XNNPACK's own cache.
+  const heapFirst = Math.min(firstInferenceMs.none, firstInferenceMs.xnnpackCache);
   const packedBytes = samples.xnnpackCache[0]!.packed.reduce((a, e) => a + e.size, 0);
   const warm = samples.weightkitWarm;
   const hashes = new Set(Object.values(samples).flat().map((r) => r.outputHash));
@@ -120,8 +123,8 @@ export function runRealXnnpack(options: RealXnnpackOptions): RealXnnpackOutcome 
     outputsIdentical: hashes.size === 1,
     ratios: {
       warmOverXnnpackCache: createMs.weightkitWarm / createMs.xnnpackCache, warmDirtyOverPacked: privateDirtyBytes.weightkitWarm / packedBytes,
-      warmReadyFirstOverHeapFirst: readyFirst('weightkitWarm') / firstInferenceMs.xnnpackCache,
-      populatedReadyFirstOverHeapFirst: readyFirst('weightkitWarmPopulated') / firstInferenceMs.xnnpackCache,
+      warmReadyFirstOverHeapFirst: readyFirst('weightkitWarm') / heapFirst,
+      populatedReadyFirstOverHeapFirst: readyFirst('weightkitWarmPopulated') / heapFirst,
     },
     targets: { warmOverXnnpackCache: 0.02, warmDirtyOverPacked: 0.01, readyFirstOverHeapFirst: 1.5 },
     samples: Object.fromEntries(Object.entries(samples).flatMap(([k, rs]) => [
@@ -166,8 +169,8 @@ ${mdTable(['measure', 'result', 'target'], [
     ['operator creation, warm (weightkit maps the file) / XNNPACK\'s own in-memory cache', `${pct(r.ratios.warmOverXnnpackCache)} (${r.createMs.weightkitWarm.toFixed(2)} ms vs ${r.createMs.xnnpackCache.toFixed(0)} ms)`, '<= 2%'],
     ['private dirty bytes after creation, warm / packed bytes', `${pct(r.ratios.warmDirtyOverPacked)} (${(r.privateDirtyBytes.weightkitWarm / 1024).toFixed(0)} KiB)`, '<= 1%'],
     ['warm: look-ups that hit / reserve calls', `${pct(r.warmHitRate)} / ${r.warmReserves}`, '100% / 0'],
-    ['warm creation + first inference / first inference with packed weights in the heap (XNNPACK\'s own cache)', `${r.ratios.warmReadyFirstOverHeapFirst.toFixed(2)}x`, '<= 1.5x'],
-    ['... with populate (pages read in at open)', `${r.ratios.populatedReadyFirstOverHeapFirst.toFixed(2)}x`, '<= 1.5x'],
+    ['warm creation + first inference / the faster first inference of a process with its packed weights in its heap', `${r.ratios.warmReadyFirstOverHeapFirst.toFixed(2)}x${r.ratios.warmReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ' — missed'}`, '<= 1.5x'],
+    ['... with populate (pages read in at open, counted in creation)', `${r.ratios.populatedReadyFirstOverHeapFirst.toFixed(2)}x${r.ratios.populatedReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ' — missed'}`, '<= 1.5x'],
     ['outputs of every process, every provider', r.outputsIdentical ? 'bit-identical' : 'DIFFER', 'bit-identical'],
   ])}
 
@@ -180,8 +183,16 @@ ${mdTable(['process', 'creation ms', 'first inference ms', 'together ms'], [
     ['none (packs into each operator)', r.createMs.none.toFixed(1), r.firstInferenceMs.none.toFixed(1), (r.createMs.none + r.firstInferenceMs.none).toFixed(1)],
     ["XNNPACK's own cache (packed weights in the heap)", r.createMs.xnnpackCache.toFixed(1), r.firstInferenceMs.xnnpackCache.toFixed(1), (r.createMs.xnnpackCache + r.firstInferenceMs.xnnpackCache).toFixed(1)],
     ['weightkit, warm (maps the file)', r.createMs.weightkitWarm.toFixed(2), r.firstInferenceMs.weightkitWarm.toFixed(1), (r.createMs.weightkitWarm + r.firstInferenceMs.weightkitWarm).toFixed(1)],
-    ['weightkit, warm with populate', '(in the open)', r.firstInferenceMs.weightkitWarmPopulated.toFixed(1), '(see ratio)'],
+    ['weightkit, warm with populate (reads the pages in while opening)', r.createMs.weightkitWarmPopulated.toFixed(1), r.firstInferenceMs.weightkitWarmPopulated.toFixed(1), (r.createMs.weightkitWarmPopulated + r.firstInferenceMs.weightkitWarmPopulated).toFixed(1)],
   ])}
+Where the 1.5x target is missed, page faults are not what is left: with populate
+the pages are in before the first inference (the process's mapping of the file
+is resident, \`stats().populatedBytes\`), yet that inference still reads
+${mib(r.packedBytes)} MiB through 4 KiB mappings of the page cache, while the
+faster heap process reads its packed weights from anonymous memory it has just
+written (transparent huge pages where the kernel gives them: fewer TLB misses,
+and part of it still in cache). The process whose weights sit in XNNPACK's own
+cache, also on the heap, takes longer than both. Against it the target is met.
 
 ${mdTable(['provider', 'creation ms (median)', 'private dirty after creation'], [
     ['none (each operator packs into its own memory)', r.createMs.none.toFixed(1), `${mib(r.privateDirtyBytes.none)} MiB`],
