@@ -187,12 +187,13 @@ ${mdTable(['process', 'creation ms', 'first inference ms', 'together ms'], [
   ])}
 Where the 1.5x target is missed, page faults are not what is left: with populate
 the pages are in before the first inference (the process's mapping of the file
-is resident, \`stats().populatedBytes\`), yet that inference still reads
-${mib(r.packedBytes)} MiB through 4 KiB mappings of the page cache, while the
-faster heap process reads its packed weights from anonymous memory it has just
-written (transparent huge pages where the kernel gives them: fewer TLB misses,
-and part of it still in cache). The process whose weights sit in XNNPACK's own
-cache, also on the heap, takes longer than both. Against it the target is met.
+is resident, \`stats().populatedBytes\`) and it is still about twice the heap
+process's. That process reads packed weights it wrote a moment before into
+anonymous memory; the mapped cache's inference reads the same bytes through 4 KiB
+mappings of the page cache. Which of cache residency, TLB reach or the kernel's
+mapping cost makes the difference is not measured yet (next: \`perf stat\` of
+dTLB and LLC misses on both). The process whose weights sit in XNNPACK's own
+cache, also on the heap, takes longer than both; against it the target is met.
 
 ${mdTable(['provider', 'creation ms (median)', 'private dirty after creation'], [
     ['none (each operator packs into its own memory)', r.createMs.none.toFixed(1), `${mib(r.privateDirtyBytes.none)} MiB`],
