@@ -14,11 +14,13 @@ import { modelDir, tempDir, weightkit } from './cli-harness.js';
 const dir = tempDir('wk-reliability-');
 
 /**
- * core and xnnpack-cache as installed (package.json, dist/, the built addon)
- * under `root`, readable by any user: the checkout may sit in a folder only
- * its owner can enter (a mktemp -d clone). Returns the cache package's entry.
+ * This Node.js binary, and core and xnnpack-cache as installed (package.json,
+ * dist/, the built addon), under `root`, readable by any user: the checkout
+ * (and CI's Node.js 22 and 24, kept inside it) may sit in a folder only its
+ * owner can enter (a mktemp -d clone). Returns the binary and the cache
+ * package's entry.
  */
-function packagesForAnotherUser(root: string): string {
+function forAnotherUser(root: string): { node: string; entry: string } {
   for (const pkg of ['core', 'xnnpack-cache']) {
     const from = dirname(fileURLToPath(import.meta.resolve(`@weightkit/${pkg}/package.json`)));
     const to = join(root, 'node_modules', '@weightkit', pkg);
@@ -27,8 +29,9 @@ function packagesForAnotherUser(root: string): string {
     const addon = readdirSync(join(from, 'build', 'Release')).find((f) => f.endsWith('.node'))!;
     cpSync(join(from, 'build', 'Release', addon), join(to, 'build', 'Release', addon));
   }
+  cpSync(process.execPath, join(root, 'node'));
   spawnSync('chmod', ['-R', 'o+rX', root]);
-  return pathToFileURL(join(root, 'node_modules', '@weightkit', 'xnnpack-cache', 'dist', 'index.js')).href;
+  return { node: join(root, 'node'), entry: pathToFileURL(join(root, 'node_modules', '@weightkit', 'xnnpack-cache', 'dist', 'index.js')).href };
 }
 const tiny = join(modelDir, 'tiny_face_detector_model-weights_manifest.json');
 const isRoot = process.getuid?.() === 0;
@@ -305,8 +308,9 @@ catch (e) { console.log(e.code); }`, { M: model, C: cachePath }, 30_000);
     const damaged = join(folder, 'damaged.xpwc');
     writeFileSync(damaged, Buffer.concat([Buffer.alloc(4096, 7), Buffer.from('not a trailer at all.')]));
     spawnSync('chmod', ['o+rx', dir]);
-    const r = spawnSync('runuser', ['-u', user, '--', process.execPath, '--input-type=module', '-e',
-      `const { PackedWeightsCache } = await import(${JSON.stringify(packagesForAnotherUser(join(dir, 'second-user')))});
+    const { node, entry } = forAnotherUser(join(dir, 'second-user'));
+    const r = spawnSync('runuser', ['-u', user, '--', node, '--input-type=module', '-e',
+      `const { PackedWeightsCache } = await import(${JSON.stringify(entry)});
 try { const c = await PackedWeightsCache.open({ path: process.env.C }); console.log('heap:' + c.stats().readOnly); await c.close(); } catch (e) { console.log(e.code); }
 for (let i = 0; i < 3; i++) { try { const c = await PackedWeightsCache.open({ path: process.env.C }); await c.close(); } catch {} }
 console.log('done');`], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, C: damaged } });
