@@ -3,7 +3,7 @@
 // `build`: the native addons, then TypeScript; `build:programs`: the native
 // tests and benchmarks) for every package.
 // Nx's frame around the work (blank lines, the project list, a header per
-// task, advice on caching) is dropped, so a cold build prints a screenful of
+// task, npm's echo of each script, advice on caching) is dropped, so a cold build prints a screenful of
 // what happened; every line a task prints, errors included, is kept.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -17,11 +17,14 @@ const child = spawn(process.execPath, [nx, 'run-many', '-t', ...targets, '--outp
 });
 
 let advice = false;
+// Nx colours its frame on a terminal (and where CI asks): judge the text without the escapes.
+const ANSI = /\x1b\[[0-9;]*m/g;
 const frame = (line) => {
-  const text = line.trim();
+  const text = line.replace(ANSI, '').trim();
   if (/^Recommendations:/.test(text)) advice = true;
   else if (text === '' || /^NX\s/.test(text)) advice = false;
-  return advice || text === '' || /^- @weightkit\//.test(text) || /^> nx run /.test(text) || /^Recoverable time:/.test(text);
+  // '> nx run ...' task headers, and npm's '> pkg@1.0.0 script' / '> command' echo of each script.
+  return advice || text === '' || /^- @weightkit\//.test(text) || /^> /.test(text) || /^Recoverable time:/.test(text);
 };
 for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
   createInterface({ input: from }).on('line', (line) => {
