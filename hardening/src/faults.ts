@@ -310,8 +310,11 @@ if (wanted('folder swap')) {
   const models = { A: fill('a.safetensors', 0xaa), B: fill('b.safetensors', 0xbb) };
   const folder = join(work, 'swapped');
   const env = { MODEL_A: models.A, MODEL_B: models.B, OUT: folder, ROUNDS: String(Math.max(20, trials / 2)) };
-  const seed = start('folder-writer', { ...env, ROUNDS: '1' });
-  await seed.exit;
+  // The folder exists before any reader looks: written here, never aborted
+  // (a folder-writer round may abort, and then there would be nothing to read).
+  const seed = SafetensorsMap.openSync(models.A);
+  await writeAotiFolder(seed, folder);
+  seed.close();
   const writers = [start('folder-writer', env, 'pipe'), start('folder-writer', env, 'pipe')];
   const counts = writers.map((w) => new Promise<string>((r) => { let t = ''; w.p.stdout!.on('data', (d: Buffer) => (t += d)); void w.exit.then(() => r(t.trim())); }));
   let running = writers.length;
