@@ -139,7 +139,10 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
    */
   static async open(options: PackedWeightsCacheOptions = {}): Promise<PackedWeightsCache> {
     expectObject(options, 'PackedWeightsCache.open(options)');
-    const path = options.path ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<string>(XNNPACK_OPTIONS.packedCachePath.key);
+    // The environment is read once, and only for what the call leaves unsaid.
+    let defaults = options.options;
+    const option = <T extends string | number | boolean>(key: string): T => (defaults ??= BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<T>(key);
+    const path = options.path ?? option<string>(XNNPACK_OPTIONS.packedCachePath.key);
     const maxWait = xnnpackAddon().maxLockWaitMs;
     if (options.lockWaitMs !== undefined && (!Number.isInteger(options.lockWaitMs) || options.lockWaitMs < 0 || options.lockWaitMs > maxWait)) {
       throw new WeightkitError('WK_BAD_ARGUMENT', `lockWaitMs must be an integer from 0 to ${maxWait}, got ${String(options.lockWaitMs)}`);
@@ -150,7 +153,7 @@ export class PackedWeightsCache implements WeightsCache, Disposable, AsyncDispos
     if (options.populate !== undefined && typeof options.populate !== 'boolean') {
       throw new WeightkitError('WK_BAD_ARGUMENT', `populate must be true or false, got ${String(options.populate)}`);
     }
-    const populate = options.populate ?? (options.options ?? BackendOptions.fromEnv(process.env, {}, ['xnnpack'])).get<boolean>(XNNPACK_OPTIONS.populate.key);
+    const populate = options.populate ?? option<boolean>(XNNPACK_OPTIONS.populate.key);
     const o: NativeOpenOptions = {
       path, asyncFlush: options.asyncFlush ?? false, lockWaitMs: options.lockWaitMs ?? 0, verify: options.verify ?? 'first-use', populate,
     };
