@@ -18,6 +18,7 @@ import { machine, mdMachine } from './machine.js';
 import { type BenchPage, mdTable } from './page.js';
 import { median } from './stats.js';
 import { type Targets, checkAll, targetText } from './targets.js';
+import type { BenchRunOptions } from './run-options.js';
 
 interface ChildResult {
   mode: string;
@@ -27,12 +28,8 @@ interface ChildResult {
   extraDiskBytes: number;
 }
 
-export interface AotiBenchOptions {
-  sizeBytes?: number;
-  runs?: number;
-  workDir?: string;
-  log?: (line: string) => void;
-}
+/** `sizeBytes`: the .pt2 (default 1 GiB); `runs` per mode (default 5). */
+export type AotiBenchOptions = BenchRunOptions;
 
 const MODES = ['weightkit', 'weightkit-touch', 'weightkit-populate', 'pytorch'] as const;
 

@@ -20,6 +20,7 @@ import { barChart } from './chart.js';
 import { machine, mdMachine } from './machine.js';
 import { type BenchPage, mdTable } from './page.js';
 import { median } from './stats.js';
+import type { BenchRunOptions } from './run-options.js';
 import { type Targets, checkAll, targetText } from './targets.js';
 
 interface ChildResult {
@@ -28,12 +29,8 @@ interface ChildResult {
   tensors: number;
 }
 
-export interface LayoutsBenchOptions {
-  sizeBytes?: number;
-  runs?: number;
-  workDir?: string;
-  log?: (line: string) => void;
-}
+/** `sizeBytes`: the pytorch_model.bin (default 1 GiB); `runs` of each (default 5). */
+export type LayoutsBenchOptions = BenchRunOptions;
 
 /** The targets of this benchmark, declared once. */
 export const LAYOUTS_TARGETS = {

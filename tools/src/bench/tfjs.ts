@@ -18,15 +18,10 @@ import { machine, mdMachine } from './machine.js';
 import { type BenchPage, mdTable } from './page.js';
 import { median } from './stats.js';
 import { type Targets, meets, targetText } from './targets.js';
+import type { BenchRunOptions } from './run-options.js';
 
-export interface TfjsBenchOptions {
-  /** Stored bytes of each test model (default 64 MiB). */
-  sizeBytes?: number;
-  /** Loads per process (default 7; the first is not counted). */
-  runs?: number;
-  workDir?: string;
-  log?: (line: string) => void;
-}
+/** `sizeBytes`: stored bytes of each test model (default 64 MiB); `runs`: loads per process (default 7; the first is not counted). */
+export type TfjsBenchOptions = BenchRunOptions;
 
 interface ChildResult {
   ms: number[];

@@ -23,6 +23,7 @@ import { type BenchPage, mdTable } from './page.js';
 import { median } from './stats.js';
 import { type Targets, checkAll, targetText } from './targets.js';
 import { type RealXnnpackOutcome, realXnnpackBars, realXnnpackMarkdown, runRealXnnpack } from './xnnpack-real.js';
+import type { BenchRunOptions } from './run-options.js';
 
 interface ChildResult {
   mode: string; ms: number; packMs: number; finalizeMs: number; packed: number; hits: number; packedBytes: number;
@@ -30,12 +31,8 @@ interface ChildResult {
   cacheClean: number; peakRssBytes: number;
 }
 
-export interface XnnpackBenchOptions {
-  sizeBytes?: number;
-  runs?: number;
-  workDir?: string;
-  log?: (line: string) => void;
-}
+/** `sizeBytes`: the model (default 1 GiB); `runs` of each measurement (default 3). */
+export type XnnpackBenchOptions = BenchRunOptions;
 
 /** The targets of this benchmark, declared once (checks and the page's target column). */
 export const XNNPACK_TARGETS = {
