@@ -6,11 +6,12 @@
  * @module
  */
 import { coreAddon } from './binding.js';
+import { freshOutput } from './decode-output.js';
 import { WeightkitError, shown } from './errors.js';
 
 /** Decodes little-endian float16 bytes into a new Float32Array. */
 export function decodeFloat16(raw: Uint8Array): Float32Array {
-  const out = new Float32Array(raw.byteLength >> 1);
+  const out = freshOutput('float32', raw.byteLength >> 1) as Float32Array;
   coreAddon().dequantize('float16', raw.subarray(0, out.length * 2), out, 1, 0);
   return out;
 }

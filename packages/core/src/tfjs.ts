@@ -14,6 +14,7 @@ import { type DType, dtypeFromTfjs, storageBytes, typedView, type TypedArray } f
 import { WeightkitError, fromSystemError, shown } from './errors.js';
 import { readRegularSync } from './files.js';
 import { coreAddon } from './binding.js';
+import { freshOutput } from './decode-output.js';
 import { FileMapping } from './mapping.js';
 import { memberPath, namedFolderOf, realPathOf } from './model-paths.js';
 import { CatalogMap, type FileRange, type NamedDataMap } from './named-data-map.js';
@@ -329,11 +330,22 @@ export class TfjsMap extends CatalogMap {
  * Decodes quantized bytes to `dtype` as TensorFlow.js's loader does, bit for
  * bit: `v * scale + min` in double, stored as float32 (or int32 by Math.round);
  * float16 by tfjs's half-to-float table. Natively (weightkit/dequantize.hpp).
+ *
+ * Into a new array (its pages faulted in ahead, see docs/bench/tfjs.md), or
+ * into `out` to reuse memory: a Float32Array (an Int32Array for `int32`)
+ * holding exactly as many values as `raw` does; WK_BAD_ARGUMENT otherwise.
  */
-export function dequantize(raw: Uint8Array, q: Quantization, dtype: DType): Float32Array | Int32Array {
+export function dequantize(raw: Uint8Array, q: Quantization, dtype: DType, out?: Float32Array | Int32Array): Float32Array | Int32Array {
   const item = q.storedDtype === 'uint8' ? 1 : 2;
   const n = Math.floor(raw.byteLength / item);
-  const out = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
-  coreAddon().dequantize(q.storedDtype as 'uint8' | 'uint16' | 'float16', raw.subarray(0, n * item), out, q.scale ?? 1, q.min ?? 0);
-  return out;
+  const to = dtype === 'int32' ? 'int32' : 'float32';
+  if (out !== undefined) {
+    const kind = to === 'int32' ? Int32Array : Float32Array;
+    if (!(out instanceof kind) || out.length !== n) {
+      throw new WeightkitError('WK_BAD_ARGUMENT', `dequantize: out must be a ${kind.name} of ${n} values (${raw.byteLength} bytes of ${q.storedDtype}); got ${ArrayBuffer.isView(out) ? `a ${out.constructor.name} of ${(out as Float32Array).length} values` : shown(out)}`);
+    }
+  }
+  const dst = out ?? freshOutput(to, n);
+  coreAddon().dequantize(q.storedDtype as 'uint8' | 'uint16' | 'float16', raw.subarray(0, n * item), dst, q.scale ?? 1, q.min ?? 0);
+  return dst;
 }

@@ -145,6 +145,19 @@ describe('edge manifests: the same values, or the same refusal', () => {
     expect(expectSame(model('int32-wrap', weights))).toBe(2 * ranges.length);
   });
 
+  it('large tensors: the per-tensor uint16 table (2^17 values and more) and prefaulted outputs of 4 MiB and more', () => {
+    const u16 = new Uint16Array(3 * 65536).map((_, i) => (i * 40503) & 0xffff);
+    const u8 = new Uint8Array(5 * 2 ** 20).map((_, i) => (i * 131) & 0xff);
+    const ranges: [number, number][] = [[0.25, -100.5], [2 ** 16 + 0.5, -(2 ** 31)], [1e-3, 7.5], [3.3e9, -7e11]];
+    const weights = ranges.flatMap(([scale, min], i) => [
+      { name: `i_u16_${i}`, dtype: 'int32' as const, shape: [u16.length], quantization: { dtype: 'uint16' as const, scale, min }, bytes: bytesOf(u16) },
+      { name: `f_u16_${i}`, dtype: 'float32' as const, shape: [u16.length], quantization: { dtype: 'uint16' as const, scale, min }, bytes: bytesOf(u16) },
+    ]);
+    weights.push({ name: 'f_u8', dtype: 'float32', shape: [u8.length], quantization: { dtype: 'uint8', scale: 0.0039, min: -0.5 }, bytes: u8 });
+    weights.push({ name: 'f16', dtype: 'float32', shape: [u16.length], quantization: { dtype: 'float16' }, bytes: bytesOf(u16) });
+    expect(expectSame(model('large', weights, 4))).toBe(weights.length);
+  });
+
   it('plain float32, int32, bool and complex64, a tensor spanning shards', () => {
     const f = new Float32Array(1000).map((_, i) => Math.sin(i) * 1e3);
     const i32 = new Int32Array(500).map((_, i) => (i * 2654435761) | 0);

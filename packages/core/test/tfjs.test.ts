@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TfjsMap, WeightkitError, decodeFloat16, halfToFloat, openNamedDataMap } from '@weightkit/core';
+import { TfjsMap, WeightkitError, decodeFloat16, dequantize, halfToFloat, openNamedDataMap } from '@weightkit/core';
 import { bytesOf, tempDir } from './helpers.js';
 
 const modelDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');
@@ -180,6 +180,27 @@ describe('hostile manifests are refused in linear time with bounded messages (is
       const e = open(text);
       expect(e).toBeInstanceOf(WeightkitError);
       expect(e!.message.length).toBeLessThan(400);
+    }
+  });
+});
+
+describe('dequantize into a new array or into the caller\'s (issue 21)', () => {
+  const raw = new Uint8Array(5 * 2 ** 20).map((_, i) => (i * 131) & 0xff);
+  const q = { storedDtype: 'uint8' as const, scale: 0.0039, min: -0.5 };
+
+  it('gives the same values either way, into memory of 4 MiB and more that was never zeroed', () => {
+    const fresh = dequantize(raw, q, 'float32');
+    const into = new Float32Array(raw.length).fill(7);
+    expect(dequantize(raw, q, 'float32', into)).toBe(into);
+    expect(Buffer.from(fresh.buffer).equals(Buffer.from(into.buffer))).toBe(true);
+    expect(fresh[1]).toBe(Math.fround(131 * 0.0039 - 0.5));
+    const ints = dequantize(raw.subarray(0, 256), { storedDtype: 'uint8', scale: 0.5, min: -64.5 }, 'int32', new Int32Array(256));
+    expect(ints).toBeInstanceOf(Int32Array);
+  });
+
+  it('refuses an output of the wrong type or length', () => {
+    for (const bad of [new Float32Array(raw.length - 1), new Int32Array(raw.length), new Uint8Array(raw.length * 4)]) {
+      expect(() => dequantize(raw, q, 'float32', bad as Float32Array)).toThrow(expect.objectContaining({ code: 'WK_BAD_ARGUMENT', message: expect.stringMatching(/out must be a Float32Array of 5242880 values/) }));
     }
   });
 });

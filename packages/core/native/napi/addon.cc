@@ -200,6 +200,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("openMapping", Napi::Function::New(env, open_mapping));
   exports.Set("openMappingSync", Napi::Function::New(env, open_mapping_sync));
   exports.Set("dequantize", Napi::Function::New(env, weightkit::core_addon::dequantize));
+  exports.Set("prefaultForWrite", Napi::Function::New(env, weightkit::core_addon::prefault_for_write));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(weightkit::page_size())));
   return exports;
 }

@@ -1,10 +1,13 @@
 // dequantize(kind, src, dst, scale, min): TensorFlow.js quantized weights
 // decoded into a caller's array by weightkit/dequantize.hpp. Synchronous: the
 // work is one pass over memory the caller already holds, like tfjs's own.
+// prefaultForWrite(array): a fresh output's pages faulted in before decoding
+// (platform::prefault_for_write).
 #include "dequantize_binding.hpp"
 
 #include "weightkit/dequantize.hpp"
 #include "weightkit/napi_helpers.hpp"
+#include "weightkit/platform.hpp"
 
 namespace wn = weightkit::napi;
 namespace dq = weightkit::dequant;
@@ -37,6 +40,16 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
   else if (to_int) dq::uint16_to_int32(in, n, scale, min, reinterpret_cast<int32_t*>(out));
   else dq::uint16_to_float32(in, n, scale, min, reinterpret_cast<float*>(out));
   return info.Env().Undefined();
+}
+
+Napi::Value prefault_for_write(const Napi::CallbackInfo& info) {
+  wn::Args args(info, "prefaultForWrite(array)");
+  const Napi::TypedArray array = args.typed_array(0, "array");
+  const platform::Prefault done = platform::prefault_for_write(wn::typed_bytes(array), array.ByteLength());
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("hugePages", done.huge_pages);
+  result.Set("populated", done.populated);
+  return result;
 }
 
 }  // namespace weightkit::core_addon

@@ -1,4 +1,4 @@
-// The core addon's dequantize binding.
+// The core addon's dequantize bindings.
 #pragma once
 
 #include <napi.h>
@@ -6,5 +6,6 @@
 namespace weightkit::core_addon {
 
 Napi::Value dequantize(const Napi::CallbackInfo& info);
+Napi::Value prefault_for_write(const Napi::CallbackInfo& info);
 
 }  // namespace weightkit::core_addon

@@ -1,6 +1,7 @@
 // weightkit/dequantize.hpp against the JavaScript arithmetic it must match.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "weightkit/dequantize.hpp"
 #include "weightkit/testing.hpp"
@@ -64,4 +65,25 @@ TEST_CASE("affine uint8 and uint16: float32 of the double, int32 by Math.round")
   CHECK_EQ(g[1], static_cast<float>(65535 * 1e-4 + 3));
   CHECK_EQ(m[0], -99);   // 7 * 0.25 - 100.5 = -98.75 -> -99
   CHECK_EQ(m[1], 16283); // 65535 * 0.25 - 100.5 = 16283.25
+}
+
+TEST_CASE("js_round_to_int32 is js_to_int32(js_round(x)) at every edge of its fast range") {
+  const double edges[] = {-2147483648.5, -2147483648.49, -2147483647.5, -0.5, -0.49999999999999994, 0.5, 1.5, 2147483646.5,
+                          2147483647.49, 2147483647.5, 2147483648.0, -1e10, 1e10, 4294967296.5, -4294967296.5, NAN, INFINITY, -INFINITY};
+  for (double x : edges) CHECK_EQ(dq::js_round_to_int32(x), dq::js_to_int32(dq::js_round(x)));
+}
+
+TEST_CASE("uint16 to int32: the per-tensor table (2^17 values and more) gives the formula's values") {
+  std::vector<uint8_t> src(2 * (size_t{1} << 17));
+  for (size_t i = 0; i < src.size() / 2; ++i) {
+    src[2 * i] = static_cast<uint8_t>(i * 7);
+    src[2 * i + 1] = static_cast<uint8_t>(i >> 5);
+  }
+  const size_t n = src.size() / 2;
+  std::vector<int32_t> table(n), formula(n);
+  for (double scale : {0.25, 65536.5, 3.3e9}) {
+    dq::uint16_to_int32(src.data(), n, scale, -100.5, table.data());
+    dq::uint16_to_int32(src.data(), n - 1, scale, -100.5, formula.data());  // under the threshold: the formula
+    CHECK(std::memcmp(table.data(), formula.data(), 4 * (n - 1)) == 0);
+  }
 }

@@ -93,3 +93,20 @@ TEST_CASE("a shared writable region writes through to the file") {
 }
 
 WEIGHTKIT_TEST_MAIN()
+
+TEST_CASE("prefault_for_write faults fresh anonymous memory in without changing it, and is refused harmlessly") {
+  const size_t len = size_t{6} << 20;
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(p != MAP_FAILED);
+  if (p == MAP_FAILED) return;
+  static_cast<uint8_t*>(p)[12345] = 7;
+  const weightkit::platform::Prefault done = weightkit::platform::prefault_for_write(static_cast<uint8_t*>(p) + 1, len - 1);
+  CHECK(done.populated);  // Linux 5.14 and newer (this machine's kernel)
+  CHECK_EQ(static_cast<uint8_t*>(p)[12345], 7);
+  CHECK_EQ(static_cast<uint8_t*>(p)[len - 1], 0);
+  // Read-only memory cannot be faulted in for writing: reported, nothing crashes.
+  CHECK_EQ(::mprotect(p, len, PROT_READ), 0);
+  CHECK(!weightkit::platform::prefault_for_write(p, len).populated);
+  CHECK_EQ(static_cast<uint8_t*>(p)[12345], 7);
+  ::munmap(p, len);
+}

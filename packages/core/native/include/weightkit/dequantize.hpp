@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 namespace weightkit::dequant {
 
@@ -30,6 +31,18 @@ inline int32_t js_to_int32(double x) {
   double m = std::fmod(std::trunc(x), 4294967296.0);
   if (m < 0) m += 4294967296.0;
   return static_cast<int32_t>(static_cast<uint32_t>(m));
+}
+
+/// What an Int32Array stores for Math.round(x): js_to_int32(js_round(x)),
+/// without floor() or fmod() where the result needs no wrapping (a libm call
+/// per value on x86-64's baseline instruction set; 3.5x slower measured).
+inline int32_t js_round_to_int32(double x) {
+  if (x > -2147483648.5 && x < 2147483647.5) {
+    int64_t t = static_cast<int64_t>(x);  // toward zero; then floor
+    if (static_cast<double>(t) > x) --t;
+    return static_cast<int32_t>(x - static_cast<double>(t) >= 0.5 ? t + 1 : t);
+  }
+  return js_to_int32(js_round(x));
 }
 
 /// float32 bits of a float16 bit pattern (tfjs-core's table, computed per value).
@@ -51,6 +64,9 @@ inline uint32_t half_bits(uint16_t h) {
   return sign + (((exp + 112u) << 23) + (mant << 13));
 }
 
+/// A little-endian uint16 at any alignment.
+inline uint16_t load_u16le(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
 /// float32 bits of every float16 bit pattern, built once.
 inline const uint32_t* half_table() {
   static const uint32_t* table = [] {
@@ -65,8 +81,7 @@ inline const uint32_t* half_table() {
 inline void float16_to_float32(const uint8_t* src, size_t n, float* dst) {
   const uint32_t* t = half_table();
   for (size_t i = 0; i < n; ++i) {
-    const uint16_t h = static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8));
-    std::memcpy(dst + i, t + h, 4);
+    std::memcpy(dst + i, t + load_u16le(src + 2 * i), 4);
   }
 }
 
@@ -79,22 +94,26 @@ inline void uint8_to_float32(const uint8_t* src, size_t n, double scale, double 
 
 inline void uint8_to_int32(const uint8_t* src, size_t n, double scale, double min, int32_t* dst) {
   int32_t table[256];
-  for (int v = 0; v < 256; ++v) table[v] = js_to_int32(js_round(static_cast<double>(v) * scale + min));
+  for (int v = 0; v < 256; ++v) table[v] = js_round_to_int32(static_cast<double>(v) * scale + min);
   for (size_t i = 0; i < n; ++i) dst[i] = table[src[i]];
 }
 
 inline void uint16_to_float32(const uint8_t* src, size_t n, double scale, double min, float* dst) {
-  for (size_t i = 0; i < n; ++i) {
-    const uint16_t q = static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8));
-    dst[i] = static_cast<float>(static_cast<double>(q) * scale + min);
-  }
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<double>(load_u16le(src + 2 * i)) * scale + min);
 }
 
+/// Tensors of 2^17 values and more go through a 65,536-entry table built per
+/// tensor (its cost then stays under one arithmetic decode per value);
+/// smaller ones decode by the formula.
 inline void uint16_to_int32(const uint8_t* src, size_t n, double scale, double min, int32_t* dst) {
-  for (size_t i = 0; i < n; ++i) {
-    const uint16_t q = static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8));
-    dst[i] = js_to_int32(js_round(static_cast<double>(q) * scale + min));
+  constexpr size_t kTableFrom = size_t{1} << 17;
+  if (n < kTableFrom) {
+    for (size_t i = 0; i < n; ++i) dst[i] = js_round_to_int32(static_cast<double>(load_u16le(src + 2 * i)) * scale + min);
+    return;
   }
+  const std::unique_ptr<int32_t[]> table(new int32_t[65536]);
+  for (uint32_t v = 0; v < 65536; ++v) table[v] = js_round_to_int32(static_cast<double>(v) * scale + min);
+  for (size_t i = 0; i < n; ++i) dst[i] = table[load_u16le(src + 2 * i)];
 }
 
 }  // namespace weightkit::dequant
