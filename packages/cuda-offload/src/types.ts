@@ -61,6 +61,8 @@ export interface OffloadStats {
   lowerBoundBytesPerPass: number;
   /** Bytes that went through the pinned staging ring (host memory not registered). */
   stagedBytes: number;
+  /** Pinned host memory the staging ring holds, allocated once when first needed (0 while every copy is from registered memory). */
+  stagingRingBytes: number;
   /** Synchronize-and-retry after the pool refused an allocation. */
   allocRetries: number;
   hostRegistered: boolean;

@@ -218,6 +218,8 @@ describe('runtime on the emulated device', () => {
     }
     expect(rt.stats()).toMatchObject({ hostRegistered: false });
     expect(rt.stats().stagedBytes).toBeGreaterThan(1_000_000);
+    // The ring is allocated once (DeviceConfig's 8 MiB in 4 slots), however many bytes went through it.
+    expect(rt.stats().stagingRingBytes).toBe(8 * 2 ** 20);
     rt.close();
     m.close();
   });

@@ -113,7 +113,7 @@ Napi::Object to_js(Napi::Env env, const SessionReport& r) {
                       {"stallMs", s.stall_us / 1000}, {"copyMs", s.copy_us / 1000}, {"computeMs", s.compute_us / 1000},
                       {"peakDeviceBytes", s.peak_device_bytes}, {"residentBytes", s.resident_bytes},
                       {"lowerBoundBytesPerPass", s.lower_bound_bytes_per_pass},
-                      {"stagedBytes", s.device.staged_bytes}, {"allocRetries", s.device.alloc_retries}, {"overlap", r.overlap},
+                      {"stagedBytes", s.device.staged_bytes}, {"stagingRingBytes", s.device.staging_ring_bytes}, {"allocRetries", s.device.alloc_retries}, {"overlap", r.overlap},
                       {"pinnedCopyGBps", r.pinned_copy_gbps}}) {
     wn::set_number(o, k, v);
   }

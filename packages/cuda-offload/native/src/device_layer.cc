@@ -297,6 +297,7 @@ class Device final : public DeviceLayer {
       staging_.push_back(p);
     }
     slot_bytes_ = slot;
+    stats_.staging_ring_bytes = slot * staging_.size();
     slot_ready_.assign(staging_.size(), nullptr);
     return Status::ok();
   }

@@ -25,6 +25,7 @@ struct DeviceStats {
   uint64_t bytes_h2d = 0;
   uint64_t peak_pool_bytes = 0;   // the pool's used-memory watermark
   uint64_t staged_bytes = 0;      // bytes that went through the staging ring
+  uint64_t staging_ring_bytes = 0;  // pinned host memory the ring holds (0 until first needed)
   double stall_us = 0;            // compute waiting for copies
   double copy_us = 0;             // time spent copying
   double now_us = 0;              // device timeline (virtual on the emulator, wall clock on CUDA)
