@@ -1,5 +1,8 @@
 // Whole-file operations that need no open cache: inspect, verify, compact.
 #include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
 
 #include "cache_file.hpp"
 #include "region_writer.hpp"
@@ -56,15 +59,32 @@ Result<VerifyReport> verify_file(const std::string& path) {
   if (!found.is_ok()) return found.status();
   const xpwc::Trailer& t = *found.value().trailer;
   VerifyReport r;
-  for (size_t i = 0; i < t.entries.size(); ++i) {
-    if (!t.integrity) {
-      r.unchecked++;
-      continue;
+  if (!t.integrity) {
+    r.unchecked = t.entries.size();
+    return r;
+  }
+  // Entries are hashed on every core (pread is safe to share): XXH64 runs at
+  // ~8 GB/s on one core here, slower than the page cache reads.
+  const size_t n = t.entries.size();
+  std::vector<uint64_t> sums(n, 0);
+  std::vector<Status> errors(n, Status::ok());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      auto h = xpwc::hash_range(src.value(), t.entries[i].offset, t.entries[i].size);
+      if (h.is_ok()) sums[i] = h.value();
+      else errors[i] = h.status();
     }
-    auto h = xpwc::hash_range(src.value(), t.entries[i].offset, t.entries[i].size);
-    if (!h.is_ok()) return h.status();
+  };
+  const size_t workers = std::min<size_t>({n, std::max(1u, std::thread::hardware_concurrency()), 8});
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < n; ++i) {
+    if (!errors[i].is_ok()) return errors[i];
     r.checked++;
-    if (h.value() != (*t.integrity)[i].checksum) r.bad.push_back(t.entries[i].name);
+    if (sums[i] != (*t.integrity)[i].checksum) r.bad.push_back(t.entries[i].name);
   }
   std::sort(r.bad.begin(), r.bad.end());
   return r;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
+#include <vector>
 
 #include "weightkit/xxhash64.hpp"
 
@@ -97,13 +98,16 @@ Result<std::vector<EntryIntegrity>> read_integrity(const ByteSource& src, const 
 }  // namespace
 
 Result<uint64_t> hash_range(const ByteSource& src, uint64_t offset, uint64_t length) {
+  // One buffer for the whole range, read into directly: a ChunkReader would
+  // allocate and zero a fresh one for every chunk (a third of verify's time).
   Xxh64 h;
-  ChunkReader reader(src, offset, offset + length);
-  while (reader.remaining() > 0) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kScanChunk, reader.remaining()));
-    auto chunk = reader.take(n);
-    if (!chunk.is_ok()) return chunk.status();
-    h.update(chunk.value(), n);
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanChunk, length)));
+  for (uint64_t at = 0; at < length;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - at));
+    Status st = src.read(offset + at, buf.data(), n);
+    if (!st.is_ok()) return st;
+    h.update(buf.data(), n);
+    at += n;
   }
   return h.digest();
 }
