@@ -124,8 +124,9 @@ export class ShardedMap extends CatalogMap {
 
   /** Synchronous {@link ShardedMap.open}. */
   static openSync(path: string, options: ShardedOpenOptions = {}): ShardedMap {
-    const index = parseShardIndex(readRegularSync(realPathOf(path), SHARD_INDEX_MAX_BYTES, 'shard index').toString('utf8'), path);
-    const folder = namedFolderOf(path);
+    const real = realPathOf(path);
+    const index = parseShardIndex(readRegularSync(real, SHARD_INDEX_MAX_BYTES, 'shard index').toString('utf8'), path);
+    const folder = namedFolderOf(path, real);
     const kinds = new Set([...index.weightMap.values()].map((f) => (f.endsWith('.safetensors') ? 'safetensors' : 'pytorch')));
     if (kinds.size > 1) throw bad(path, 'mixes safetensors and PyTorch shards');
     const reader = READERS[[...kinds][0] === 'safetensors' || kinds.size === 0 ? 'safetensors' : 'pytorch'];

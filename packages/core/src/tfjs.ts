@@ -193,9 +193,10 @@ function layout(manifestPath: string, parsed: ReturnType<typeof parseTfjsManifes
 export function readTfjsManifestSync(path: string): { manifest: TfjsManifest; sizes: number[][] } {
   // The manifest is followed through links (the path a user names); its
   // shards are named by the file, so they stay inside its folder as named.
-  const text = readRegularSync(realPathOf(path), TFJS_MAX_MANIFEST_BYTES, 'TensorFlow.js manifest').toString('utf8');
+  const real = realPathOf(path);
+  const text = readRegularSync(real, TFJS_MAX_MANIFEST_BYTES, 'TensorFlow.js manifest').toString('utf8');
   const raw = parseTfjsManifest(readManifestJson(text, path), path);
-  const folder = namedFolderOf(path);
+  const folder = namedFolderOf(path, real);
   const parsed = { ...raw, groups: raw.groups.map((g) => confineGroup(g, dirname(path), folder)) };
   const sizes = parsed.groups.map((g) => shardSizes(g, (p) => statSync(p).size));
   return { manifest: layout(path, parsed, sizes), sizes };
