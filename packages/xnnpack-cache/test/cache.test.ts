@@ -19,6 +19,23 @@ async function packOnce(path: string, m = model, options = {}) {
 }
 
 describe('PackedWeightsCache', () => {
+  it('places an entry of 2 MiB and more in its own 2 MiB block of the file (huge page-cache folios), smaller ones on the next page', async () => {
+    const path = join(dir, 'aligned.xpwc');
+    // Two layers of [1024, 1024] f32 (4 MiB packed each) and small biases.
+    const { cache, map } = await packOnce(path, smallModel(join(dir, 'aligned.safetensors'), 2, 1024, 1024));
+    await cache.close();
+    map.close();
+    const info = await PackedWeightsCache.inspectFile(path);
+    const big = info.entries.filter((e) => e.size >= 2 ** 21);
+    expect(big.length).toBe(2);
+    for (const e of info.entries) {
+      const regionStart = Math.floor(e.offset / 4096) * 4096; // the region's record sits in its first page
+      expect(regionStart % (e.size >= 2 ** 21 ? 2 ** 21 : 4096), e.name).toBe(0);
+    }
+    // The gaps are holes: the file takes about what its entries need.
+    expect(statSync(path).blocks * 512).toBeLessThan(info.entries.reduce((a, e) => a + e.size, 0) + 64 * 4096);
+  });
+
   it('packs once, then every later open finds every entry and packs nothing', async () => {
     const path = join(dir, 'reuse.xpwc');
     const first = await packOnce(path);

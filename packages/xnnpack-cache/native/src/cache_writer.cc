@@ -53,7 +53,7 @@ Status CacheWriter::append_region(Entry& e, const uint8_t* data) {
     s_.file_end = page_align(end.value());
   }
   xpwc::RegionRecord record{e.name, e.seed, e.size, e.integrity};
-  auto placed = write_region_at(s_.file->fd(), s_.opts.path, s_.file_end, record, data);
+  auto placed = write_region_after(s_.file->fd(), s_.opts.path, s_.file_end, record, data);
   if (!placed.is_ok()) {
     // A failed allocation may still have extended the file: stay past it.
     auto size = s_.file->size();
@@ -68,8 +68,8 @@ Status CacheWriter::append_region(Entry& e, const uint8_t* data) {
   auto owned = std::make_shared<MappedRegion>(std::move(mapped).value());
   // Write-back starts now, so the disk works while the next weights are
   // packed and finalize only waits for what is left.
-  platform::start_writeback(s_.file->fd(), s_.file_end, placed.value().end - s_.file_end);
-  s_.flusher.add(owned, s_.file_end, placed.value().end - s_.file_end);
+  platform::start_writeback(s_.file->fd(), placed.value().start, placed.value().end - placed.value().start);
+  s_.flusher.add(owned, placed.value().start, placed.value().end - placed.value().start);
   e.kind = Kind::kFile;
   e.file_offset = placed.value().data_offset;
   e.data = owned->data();

@@ -26,7 +26,7 @@ Result<xpwc::Found> newest_trailer(const ByteSource& src, const std::string& pat
 
 uint64_t compacted_size(const std::vector<xpwc::IndexEntry>& entries) {
   uint64_t end = 0;
-  for (const auto& e : entries) end = page_align(end) + xpwc::region_header_size(e.name.size()) + e.size;
+  for (const auto& e : entries) end = region_start(end, e.size) + xpwc::region_header_size(e.name.size()) + e.size;
   end = page_align(end);
   return end + xpwc::serialize_trailer(entries, {}, end).bytes.size();
 }
@@ -145,7 +145,7 @@ Result<CompactReport> compact_file(const std::string& path) {
       continue;
     }
     s.record.integrity.checksum = sum;  // entries ExecuTorch wrote get one now
-    auto placed = write_region_at(ofd, out.value().path(), end, s.record, data.value().data());
+    auto placed = write_region_after(ofd, out.value().path(), end, s.record, data.value().data());
     if (!placed.is_ok()) return placed.status();
     index.push_back({s.record.name, placed.value().data_offset, s.record.data_size, s.record.seed});
     integrity.push_back(s.record.integrity);

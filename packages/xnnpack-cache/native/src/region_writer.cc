@@ -6,8 +6,9 @@
 
 namespace weightkit::xnnpack {
 
-Result<RegionPlace> write_region_at(int fd, const std::string& path, uint64_t offset, const xpwc::RegionRecord& record,
-                                    const uint8_t* data) {
+Result<RegionPlace> write_region_after(int fd, const std::string& path, uint64_t file_end, const xpwc::RegionRecord& record,
+                                       const uint8_t* data) {
+  const uint64_t offset = region_start(file_end, record.data_size);
   const std::string header = xpwc::serialize_region_header(record);
   uint64_t data_end;
   if (add_overflows(offset, header.size(), &data_end) || add_overflows(data_end, record.data_size, &data_end) ||
@@ -19,7 +20,7 @@ Result<RegionPlace> write_region_at(int fd, const std::string& path, uint64_t of
   if (!st.is_ok()) return st;
   st = write_two_at(fd, header.data(), header.size(), data, static_cast<size_t>(record.data_size), offset, path);
   if (!st.is_ok()) return st;
-  return RegionPlace{offset + header.size(), end};
+  return RegionPlace{offset, offset + header.size(), end};
 }
 
 Result<uint64_t> write_trailer_at(int fd, const std::string& path, uint64_t offset, const std::string& bytes) {
