@@ -42,6 +42,14 @@ const MAX_DEPTH = 128;
 const U64_DIGITS = 20;
 const U64_MAX = 2n ** 64n - 1n;
 
+/**
+ * What a message names: its text, or a function that builds it. Labels name
+ * tensors (escaped for display), and a header holds thousands: only a failure
+ * builds its text.
+ */
+type Label = string | (() => string);
+const text = (l: Label): string => (typeof l === 'string' ? l : l());
+
 class Parser {
   pos = 0;
   constructor(readonly text: string) {}
@@ -65,9 +73,9 @@ class Parser {
     return this.text.charCodeAt(this.pos);
   }
 
-  expect(c: number, what: string): void {
+  expect(c: number, what: Label, before = ''): void {
     this.ws();
-    if (this.text.charCodeAt(this.pos) !== c) this.fail(`expected ${what}`);
+    if (this.text.charCodeAt(this.pos) !== c) this.fail(`expected ${before}${text(what)}`);
     this.pos++;
   }
 
@@ -155,7 +163,7 @@ class Parser {
    * fraction or exponent makes it another type, refused), no leading zero,
    * at most 2^64 - 1. A number when it fits 2^53 - 1, else a bigint.
    */
-  unsigned(what: string): number | bigint {
+  unsigned(what: Label): number | bigint {
     this.ws();
     const t = this.text;
     const start = this.pos;
@@ -163,19 +171,19 @@ class Parser {
     while (t.charCodeAt(p) >= 0x30 && t.charCodeAt(p) <= 0x39) p++;
     const c = t.charCodeAt(p);
     if (p === start) {
-      if (c === 0x2d) this.fail(`${what} must be a non-negative integer, not a negative number`);
-      this.fail(`${what} must be a non-negative integer`);
+      if (c === 0x2d) this.fail(`${text(what)} must be a non-negative integer, not a negative number`);
+      this.fail(`${text(what)} must be a non-negative integer`);
     }
-    if (c === 0x2e || c === 0x65 || c === 0x45) this.fail(`${what} must be an integer, not a floating-point number (the reference reader refuses 2.0 and 2e0)`);
-    if (p - start > 1 && t.charCodeAt(start) === 0x30) this.fail(`${what} has a leading zero`);
+    if (c === 0x2e || c === 0x65 || c === 0x45) this.fail(`${text(what)} must be an integer, not a floating-point number (the reference reader refuses 2.0 and 2e0)`);
+    if (p - start > 1 && t.charCodeAt(start) === 0x30) this.fail(`${text(what)} has a leading zero`);
     this.pos = p;
     if (p - start <= 15) return Number(t.slice(start, p));
     if (p - start > U64_DIGITS) {
       this.pos = start;
-      this.fail(`${what} has ${p - start} digits and does not fit 64 bits`);
+      this.fail(`${text(what)} has ${p - start} digits and does not fit 64 bits`);
     }
     const big = BigInt(t.slice(start, p));
-    if (big > U64_MAX) this.fail(`${what} ${big} does not fit 64 bits`);
+    if (big > U64_MAX) this.fail(`${text(what)} ${big} does not fit 64 bits`);
     return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   }
 
@@ -231,8 +239,8 @@ class Parser {
   }
 
   /** `[...]` of items read by `item`, exactly `count` of them when given. */
-  array<T>(what: string, item: () => T, count?: number): T[] {
-    this.expect(0x5b, `'[' for ${what}`);
+  array<T>(what: Label, item: () => T, count?: number): T[] {
+    this.expect(0x5b, what, "'[' for ");
     const out: T[] = [];
     this.ws();
     if (this.peek() === 0x5d) {
@@ -246,17 +254,17 @@ class Parser {
         if (n === 0x5d) break;
         if (n !== 0x2c) {
           this.pos--;
-          this.fail(`expected ',' or ']' in ${what}`);
+          this.fail(`expected ',' or ']' in ${text(what)}`);
         }
       }
     }
-    if (count !== undefined && out.length !== count) this.fail(`${what} must have exactly ${count} elements, has ${out.length}`);
+    if (count !== undefined && out.length !== count) this.fail(`${text(what)} must have exactly ${count} elements, has ${out.length}`);
     return out;
   }
 
   /** Members of an object, `member` called with each key and positioned at its value. */
-  object(what: string, member: (key: string) => void): void {
-    this.expect(0x7b, `'{' for ${what}`);
+  object(what: Label, member: (key: string) => void): void {
+    this.expect(0x7b, what, "'{' for ");
     this.ws();
     if (this.peek() === 0x7d) {
       this.pos++;
@@ -273,14 +281,18 @@ class Parser {
       if (n === 0x7d) return;
       if (n !== 0x2c) {
         this.pos--;
-        this.fail(`expected ',' or '}' in ${what}`);
+        this.fail(`expected ',' or '}' in ${text(what)}`);
       }
     }
   }
 
   tensor(name: string): RawTensorEntry {
     this.ws();
-    const what = `tensor ${shown(name)}`;
+    const what = (): string => `tensor ${shown(name)}`;
+    const shapeOf = () => `the shape of ${what()}`;
+    const dimensionOf = () => `a dimension of ${what()}`;
+    const offsetsOf = () => `the data_offsets of ${what()}`;
+    const offsetOf = () => `a data offset of ${what()}`;
     if (this.peek() === 0x5b) {
       // serde reads a struct from a sequence too: [dtype, shape, data_offsets].
       let dtype = '';
@@ -290,12 +302,12 @@ class Parser {
       this.array(what, () => {
         this.ws();
         if (i === 0) dtype = this.string();
-        else if (i === 1) shape = this.array(`the shape of ${what}`, () => this.unsigned(`a dimension of ${what}`));
-        else if (i === 2) offsets = this.array(`the data_offsets of ${what}`, () => this.unsigned(`a data offset of ${what}`), 2);
-        else this.fail(`${what} as an array must have exactly 3 elements`);
+        else if (i === 1) shape = this.array(shapeOf, () => this.unsigned(dimensionOf));
+        else if (i === 2) offsets = this.array(offsetsOf, () => this.unsigned(offsetOf), 2);
+        else this.fail(`${what()} as an array must have exactly 3 elements`);
         i++;
       });
-      if (i !== 3) this.fail(`${what} as an array must have exactly 3 elements`);
+      if (i !== 3) this.fail(`${what()} as an array must have exactly 3 elements`);
       return { name, dtype, shape, begin: offsets[0]!, end: offsets[1]! };
     }
     let dtype: string | undefined;
@@ -304,20 +316,20 @@ class Parser {
     this.object(what, (key) => {
       this.ws();
       if (key === 'dtype') {
-        if (dtype !== undefined) this.fail(`duplicate field 'dtype' in ${what}`);
+        if (dtype !== undefined) this.fail(`duplicate field 'dtype' in ${what()}`);
         dtype = this.string();
       } else if (key === 'shape') {
-        if (shape !== undefined) this.fail(`duplicate field 'shape' in ${what}`);
-        shape = this.array(`the shape of ${what}`, () => this.unsigned(`a dimension of ${what}`));
+        if (shape !== undefined) this.fail(`duplicate field 'shape' in ${what()}`);
+        shape = this.array(shapeOf, () => this.unsigned(dimensionOf));
       } else if (key === 'data_offsets') {
-        if (offsets !== undefined) this.fail(`duplicate field 'data_offsets' in ${what}`);
-        offsets = this.array(`the data_offsets of ${what}`, () => this.unsigned(`a data offset of ${what}`), 2);
+        if (offsets !== undefined) this.fail(`duplicate field 'data_offsets' in ${what()}`);
+        offsets = this.array(offsetsOf, () => this.unsigned(offsetOf), 2);
       } else {
         this.skipValue(2); // inside the header's object and the tensor's
       }
     });
     if (dtype === undefined || shape === undefined || offsets === undefined) {
-      this.fail(`${what} lacks ${[dtype === undefined && 'dtype', shape === undefined && 'shape', offsets === undefined && 'data_offsets'].filter(Boolean).join(' and ')}`);
+      this.fail(`${what()} lacks ${[dtype === undefined && 'dtype', shape === undefined && 'shape', offsets === undefined && 'data_offsets'].filter(Boolean).join(' and ')}`);
     }
     return { name, dtype, shape, begin: offsets[0]!, end: offsets[1]! };
   }
