@@ -500,6 +500,10 @@ TEST_CASE("loaded entries are checksummed on first use unless the file is stampe
   char x = 'F';
   CHECK(::pwrite(fd, &x, 1, static_cast<off_t>(flip->offset + 777)) == 1);
   ::close(fd);
+  // verify_file hashes entries on several threads: the damaged one, and only it, is named.
+  const auto report = verify_file(path).value();
+  CHECK(report.bad == std::vector<std::string>{"flip"});
+  CHECK_EQ(report.checked, uint64_t{2});
   auto c = open_cache(path);
   CHECK(!c->stats().trusted);
   CHECK(c->look_up(key_of("good", 1)).has_value());
