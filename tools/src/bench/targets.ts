@@ -12,7 +12,7 @@ export interface Target {
   readonly max?: number;
   readonly min?: number;
   /** How the bound prints: a ratio as a percentage (`pct`), a factor (`x`), or plain. */
-  readonly unit?: 'pct' | 'x' | 'ms' | 'bytes';
+  readonly unit?: 'pct' | 'x' | 'ms' | 'ns' | 'bytes';
 }
 
 export type Targets<K extends string> = Readonly<Record<K, Target>>;
@@ -26,6 +26,7 @@ function bound(v: number, unit: Target['unit']): string {
   if (unit === 'pct') return `${+(v * 100).toPrecision(3)}%`;
   if (unit === 'x') return `${v}x`;
   if (unit === 'ms') return `${v} ms`;
+  if (unit === 'ns') return `${v} ns`;
   return String(v);
 }
 

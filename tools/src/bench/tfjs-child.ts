@@ -6,7 +6,9 @@
  *   tfjs:      what tfjs-core's loaders do: read the manifest and every
  *              shard, concatenate each group, io.decodeWeights, dataSync()
  * Each load keeps its values until the next one starts (then releases them).
- * Repeats the load `runs` times (times of each) and prints {ms[], peakRssBytes, values}.
+ * Repeats the load `runs` times (times of each) and prints {ms[], openMs[],
+ * peakRssBytes, values}; openMs is weightkit's open alone (empty for tfjs,
+ * whose read and decode are one step).
  * @module
  */
 import { readFileSync } from 'node:fs';
@@ -49,10 +51,14 @@ async function tfjsLoader(): Promise<() => number> {
   };
 }
 
+const openMs: number[] = [];
+
 function weightkitLoader(): () => Promise<number> {
   return async () => {
     held?.release();
+    const t0 = performance.now();
     const map = await openNamedDataMap(manifest);
+    openMs.push(performance.now() - t0);
     const arrays = map.keys().map((name) => map.get(name));
     held = { release: () => map.close() };
     return arrays.reduce((a, v) => a + v.length, 0);
@@ -67,4 +73,4 @@ for (let r = 0; r < runs; r++) {
   values = await load();
   ms.push(performance.now() - t0);
 }
-process.stdout.write(JSON.stringify({ ms, peakRssBytes: peakRssBytes(), values }) + '\n');
+process.stdout.write(JSON.stringify({ ms, openMs, peakRssBytes: peakRssBytes(), values }) + '\n');
