@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '@weightkit/core';
 import { COMMANDS } from '@weightkit/tools';
+import { BENCHMARKS } from '../src/bench/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
@@ -22,7 +23,7 @@ describe('docs agree with the code', () => {
 
   it('every benchmark has an npm script and a page', () => {
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    for (const name of ['aoti', 'xnnpack', 'offload', 'tfjs']) {
+    for (const { name } of BENCHMARKS) {
       expect(scripts[`bench:${name}`], name).toContain(`bench ${name}`);
       expect(read(`docs/bench/${name}.md`)).toContain(`npm run bench:${name}`);
     }

@@ -11,6 +11,7 @@ import { layoutsReport, requireTorch, runLayoutsBench } from './layouts.js';
 import { requirePackages } from './requirements.js';
 import type { BenchPage } from './page.js';
 import { offloadReport, runOffloadBench } from './offload.js';
+import { runScaleBench, scaleReport } from './scale.js';
 import { runTfjsBench, tfjsReport } from './tfjs.js';
 import { runXnnpackBench, xnnpackReport } from './xnnpack.js';
 
@@ -69,6 +70,14 @@ export const BENCHMARKS: readonly Benchmark[] = [
     async run(o) {
       const r = await runOffloadBench({ ...opt(o), ...(o.runs ? { passes: o.runs } : {}), ...(o.device ? { device: o.device } : {}) });
       return { page: offloadReport(r), checks: { ...r.result.checks, mixedSizes: r.result.mixedSizes.checks } };
+    },
+  },
+  {
+    name: 'scale', defaultSizeBytes: 2 ** 40,
+    describe: 'how weightkit grows with the model: sparse Hub-sharded snapshots from 1 GiB to\n  --size (default 1TiB) at 1,000 tensors and 100 to 8,000 tensors at 16 GiB (open +\n  catalog, offload plan; --runs each, default 5), one emulated offload pass up to\n  64 GiB, and cache pack, verify and convert of real data up to 4 GiB, each against\n  a plain copy of the same bytes; log-log slopes.',
+    async run(o) {
+      const r = await runScaleBench({ ...opt(o), ...(o.runs ? { runs: o.runs } : {}) });
+      return { page: scaleReport(r), checks: r.checks };
     },
   },
   {

@@ -10,12 +10,13 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightkitError } from '@weightkit/core';
 import { runChild, spawnJson } from '../child-json.js';
+import { type SparseTensor, sparseTensorBytes, writeSparseSnapshot } from '../synth/sparse.js';
 import { barChart } from './chart.js';
 import { machine, mdMachine } from './machine.js';
 import { type BenchPage, mdTable } from './page.js';
@@ -44,49 +45,17 @@ const DEBIAN_PYTHON = '/usr/bin/python3';
 
 /** A llama-7B-shaped bf16 model (32 layers, hidden 4096): 4 shards of headers over holes, and the index. */
 function sparseSnapshot(dir: string): { folder: string; bytes: number; tensors: number } {
-  const folder = join(dir, 'sparse-12g');
-  const h = 4096, ff = 11008, vocab = 32000, bf16 = 2;
-  const tensors: [string, number[]][] = [['model.embed_tokens.weight', [vocab, h]]];
+  const h = 4096, ff = 11008, vocab = 32000;
+  const tensors: SparseTensor[] = [['model.embed_tokens.weight', 'BF16', [vocab, h]]];
   for (let l = 0; l < 32; l++) {
-    for (const p of ['q', 'k', 'v', 'o']) tensors.push([`model.layers.${l}.self_attn.${p}_proj.weight`, [h, h]]);
-    tensors.push([`model.layers.${l}.mlp.gate_proj.weight`, [ff, h]], [`model.layers.${l}.mlp.up_proj.weight`, [ff, h]], [`model.layers.${l}.mlp.down_proj.weight`, [h, ff]]);
-    tensors.push([`model.layers.${l}.input_layernorm.weight`, [h]], [`model.layers.${l}.post_attention_layernorm.weight`, [h]]);
+    for (const p of ['q', 'k', 'v', 'o']) tensors.push([`model.layers.${l}.self_attn.${p}_proj.weight`, 'BF16', [h, h]]);
+    tensors.push([`model.layers.${l}.mlp.gate_proj.weight`, 'BF16', [ff, h]], [`model.layers.${l}.mlp.up_proj.weight`, 'BF16', [ff, h]], [`model.layers.${l}.mlp.down_proj.weight`, 'BF16', [h, ff]]);
+    tensors.push([`model.layers.${l}.input_layernorm.weight`, 'BF16', [h]], [`model.layers.${l}.post_attention_layernorm.weight`, 'BF16', [h]]);
   }
-  tensors.push(['model.norm.weight', [h]], ['lm_head.weight', [vocab, h]]);
-  const size = (s: number[]) => s.reduce((a, b) => a * b, 1) * bf16;
-  const total = tensors.reduce((a, [, s]) => a + size(s), 0);
-  if (existsSync(join(folder, 'model.safetensors.index.json'))) return { folder, bytes: total, tensors: tensors.length };
-  mkdirSync(folder, { recursive: true });
-  const per = total / 4;
-  const shards: [string, number[]][][] = [[]];
-  let acc = 0;
-  for (const t of tensors) {
-    if (acc + size(t[1]) > per && shards.length < 4 && shards.at(-1)!.length) {
-      shards.push([]);
-      acc = 0;
-    }
-    shards.at(-1)!.push(t);
-    acc += size(t[1]);
-  }
-  const weightMap: Record<string, string> = {};
-  shards.forEach((list, i) => {
-    const name = `model-0000${i + 1}-of-0000${shards.length}.safetensors`;
-    const header: Record<string, unknown> = {};
-    let off = 0;
-    for (const [n, s] of list) {
-      header[n] = { dtype: 'BF16', shape: s, data_offsets: [off, off + size(s)] };
-      off += size(s);
-      weightMap[n] = name;
-    }
-    const text = Buffer.from(JSON.stringify(header));
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(text.length));
-    const path = join(folder, name);
-    writeFileSync(path, Buffer.concat([len, text]));
-    truncateSync(path, 8 + text.length + off);
-  });
-  writeFileSync(join(folder, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
-  return { folder, bytes: total, tensors: tensors.length };
+  tensors.push(['model.norm.weight', 'BF16', [h]], ['lm_head.weight', 'BF16', [vocab, h]]);
+  const sizes = tensors.map(sparseTensorBytes);
+  // A quarter of the bytes plus the largest tensor: every shard but the last holds more than a quarter, so 4 shards.
+  return writeSparseSnapshot(join(dir, 'sparse-12g'), tensors, Math.ceil(sizes.reduce((a, b) => a + b, 0) / 4) + Math.max(...sizes));
 }
 
 /** WK_NOT_FOUND unless Debian's python3-torch, the baseline, is installed. */
