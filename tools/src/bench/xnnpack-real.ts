@@ -206,7 +206,11 @@ every region in 2 MiB folios mapped by one entry each (\`FilePmdMapped\` in
 smaps). So the writer starts each region of 2 MiB and more on a 2 MiB boundary
 of the file (the gap is a hole; packages/xnnpack-cache/native/src/region_writer.hpp):
 the page cache it leaves holds the packed weights in 2 MiB folios, and a warm
-process maps them 2 MiB at a time.
+process maps them 2 MiB at a time. With that, warm creation + first inference is
+${r.ratios.warmReadyFirstOverHeapFirst.toFixed(2)}x the heap process's first inference${r.ratios.warmReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ` (target ${r.targets.readyFirstOverHeapFirst}x missed)`}; the warm first inference
+is still ${(r.firstInferenceMs.weightkitWarm - r.laterInferenceMs.weightkitWarm).toFixed(1)} ms over its later ones, with populate too, so it is neither faults nor
+page-table entries; what it is has not been measured further (this virtual
+machine exposes no hardware counters to \`perf\`).
 
 ${mdTable(['provider', 'creation ms (median)', 'private dirty after creation'], [
     ['none (each operator packs into its own memory)', r.createMs.none.toFixed(1), `${mib(r.privateDirtyBytes.none)} MiB`],
