@@ -69,7 +69,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     describe: 'a budget sweep x policy x prefetch depth for a --size model (default\n  256MiB) and a mixed-size sweep, --runs passes per configuration (default 5),\n  on the emulated CUDA runtime or, with --device cuda, on the GPU (writes offload-cuda.*).',
     async run(o) {
       const r = await runOffloadBench({ ...opt(o), ...(o.runs ? { passes: o.runs } : {}), ...(o.device ? { device: o.device } : {}) });
-      return { page: offloadReport(r), checks: { ...r.result.checks, mixedSizes: r.result.mixedSizes.checks } };
+      return { page: offloadReport(r), checks: { ...r.result.checks, mixedSizes: r.result.mixedSizes.checks, ...(r.result.emulatedPassChecks ? { emulatedPass: r.result.emulatedPassChecks } : {}) } };
     },
   },
   {

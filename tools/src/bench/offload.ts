@@ -17,7 +17,8 @@ import { barChart } from './chart.js';
 import { machine, mdMachine } from './machine.js';
 import { type BenchPage, mdTable } from './page.js';
 import { median } from './stats.js';
-import { type Targets, meets } from './targets.js';
+import { type Targets, meets, targetText } from './targets.js';
+import { EMULATED_PASS_TARGETS, type EmulatedPass, measureEmulatedPass } from './emulated-pass.js';
 import { measureMixes, mixMarkdown, mixResult } from './offload-mixes.js';
 
 const MiB = 2 ** 20;
@@ -124,12 +125,14 @@ export async function measureOffload(options: OffloadBenchOptions = {}) {
     }
   }
   map.close();
+  // The emulator's own cost (issue 21): one pass at the floor, in a child of its own.
+  const emulatedPass = device === 'emu' ? measureEmulatedPass(path, floorMb) : undefined;
   const mixes = await measureMixes({
     work, unitBytes: Math.max(MiB / 4, 4 * Math.round(size / 64 / 4)), passes, device: deviceOptions,
     computeUsPerMiB: regimes[0]!.computeUsPerMiB, copyMs, log,
   });
 
-  return { device, passes, total, largest, floorBytes: base.floorBytes, budgets, h2d, h2dRate, rows, mixes, emuGBps: options.h2dGBps ?? 25 };
+  return { device, passes, total, largest, floorBytes: base.floorBytes, budgets, h2d, h2dRate, rows, mixes, emuGBps: options.h2dGBps ?? 25, emulatedPass };
 }
 
 type OffloadSamples = Awaited<ReturnType<typeof measureOffload>>;
@@ -142,6 +145,26 @@ export const OFFLOAD_TARGETS = {
   monotonicNextUse: { label: 'bytes per pass never increase as the budget grows (next-use, every prefetch depth)', min: 1, max: 1 },
   peakWithinBudget: { label: 'peak device bytes <= budget, every run', min: 1, max: 1 },
 } as const satisfies Targets<string>;
+
+/** The emulator's own cost at the floor: its three targets and what they measured. */
+function emulatedPassMarkdown(p: EmulatedPass): string {
+  const f = (x: number, d = 2) => x.toFixed(d);
+  const row = (k: keyof typeof EMULATED_PASS_TARGETS, shown: string) =>
+    [EMULATED_PASS_TARGETS[k].label, `${meets(EMULATED_PASS_TARGETS[k], p[k]) ? 'yes' : 'no'} (${shown})`, targetText(EMULATED_PASS_TARGETS[k])];
+  return `## The emulated device's own cost
+
+One pass at the floor (${p.budgetMb} MiB) in a child process of its own
+(tools/src/bench/emulated-pass-child.ts), after two to warm up; the memcpy
+baseline copies the same bytes out of the same mapping in the same child.
+Models from 1 GiB to 64 GiB: [bench scale](scale.md).
+
+${mdTable(['measure', 'result', 'target'], [
+    row('passVsBound', `${f(p.passMs)} ms vs modelled ${f(p.modelledMs)} ms, memcpy ${f(p.memcpyMs)} ms: ${f(p.passVsBound)}x`),
+    row('faultsPerPage', `${p.minorFaults} faults, ${(p.bytesMoved / 4096).toFixed(0)} pages moved: ${f(p.faultsPerPage * 100, 3)}%`),
+    row('anonOverBudget', `${f(p.anonRssBytes / MiB, 1)} MiB of ${f(p.boundBytes / MiB, 1)} MiB: ${f(p.anonOverBudget)}x`),
+  ])}
+`;
+}
 
 /** Verdicts, the worst pass ratio and the result document. */
 export function offloadResult(m: OffloadSamples) {
@@ -168,6 +191,11 @@ export function offloadResult(m: OffloadSamples) {
     benchmark: 'cuda-offload', machine: machine(), device, deviceName: h2dRate.deviceName, h2dGBps: h2d, emulatedGBps: m.emuGBps, h2dRate,
     runtimeOverPinnedCopy: h2dRate.runtimeGBps / h2dRate.pinnedCopyGBps, modelBytes: total, largestWeightBytes: largest,
     floorBytes: m.floorBytes, passes, budgetsMb: budgets, rows, monotonic, checks, ratios: checks, worstPassOverMaxCopyCompute: worst,
+    ...(m.emulatedPass ? {
+      emulatedPass: m.emulatedPass,
+      emulatedPassChecks: Object.fromEntries((Object.keys(EMULATED_PASS_TARGETS) as (keyof typeof EMULATED_PASS_TARGETS)[])
+        .map((k) => [k, { value: m.emulatedPass![k], met: meets(EMULATED_PASS_TARGETS[k], m.emulatedPass![k]) }])),
+    } : {}),
     mixedSizes: mixResult(m.mixes),
   };
   return { result };
@@ -230,7 +258,7 @@ timing device with the device's measured copy cost and the compute model (see
 pass; with the default objective it takes the fastest modelled pass and, among plans
 within 2% of it, the one that moves the fewest bytes.
 
-${mixMarkdown(result.mixedSizes)}
+${result.emulatedPass ? emulatedPassMarkdown(result.emulatedPass) : ''}${mixMarkdown(result.mixedSizes)}
 ## Every configuration of the decoder sweep
 
 ${mdTable(['regime', 'policy', 'prefetch', 'budget MiB', 'moved MiB/pass', 'bound MiB/pass', 'pass ms', 'copy ms', 'compute ms', 'stall ms'],

@@ -17,14 +17,13 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { SafetensorsMap, convertToSafetensors, openNamedDataMap, writeSafetensors } from '@weightkit/core';
 import { plan } from '@weightkit/cuda-offload';
 import { PackedWeightsCache } from '@weightkit/xnnpack-cache';
-import { runChild } from '../child-json.js';
 import { synthModel } from '../synth/model.js';
+import { EMULATED_PASS_TARGETS, type EmulatedPass, measureEmulatedPass } from './emulated-pass.js';
 import { type SparseTensor, writeSparseSnapshot } from '../synth/sparse.js';
 import { logLogChart } from './chart.js';
 import { machine, mdMachine } from './machine.js';
@@ -49,14 +48,11 @@ export const SCALE_TARGETS = {
   open8000Ms: { label: 'open + catalog of 8,000 tensors', max: 50, unit: 'ms' },
   plan8000Ms: { label: 'offload plan of 8,000 tensors', max: 50, unit: 'ms' },
   largestCompletes: { label: 'the largest model (1 TiB) opens and plans', min: 1, max: 1 },
-  passVsBound: { label: 'emulated pass / max(modelled, memcpy of the bytes moved), every size', max: 2, unit: 'x' },
-  faultsPerPage: { label: 'minor page faults per page moved, steady pass, every size', max: 0.01, unit: 'pct' },
-  anonOverBudget: { label: 'anonymous RSS / (budget + staging ring + 64 MiB), every size', max: 1, unit: 'x' },
+  passVsBound: { ...EMULATED_PASS_TARGETS.passVsBound, label: `${EMULATED_PASS_TARGETS.passVsBound.label}, every size` },
+  faultsPerPage: { ...EMULATED_PASS_TARGETS.faultsPerPage, label: `${EMULATED_PASS_TARGETS.faultsPerPage.label}, every size` },
+  anonOverBudget: { ...EMULATED_PASS_TARGETS.anonOverBudget, label: `${EMULATED_PASS_TARGETS.anonOverBudget.label}, every size` },
   byteStepVsBaseline: { label: 'pack, verify, convert / a plain write, read, copy of the same bytes, every size', max: 1.2, unit: 'x' },
 } as const satisfies Targets<string>;
-
-const here = dirname(fileURLToPath(import.meta.url));
-const passChild = join(here, 'scale-child.js');
 
 /** A sparse bf16 model of about `bytes` in `count` equal tensors ([rows, 1024]), in shards of at most 5 GiB (the Hub's default). */
 function sparseModel(work: string, bytes: number, count: number) {
@@ -134,18 +130,6 @@ function readBaseline(path: string): number {
   });
 }
 
-interface PassSample {
-  bytes: number;
-  budgetMb: number;
-  passMs: number;
-  modelledMs: number;
-  memcpyMs: number;
-  bytesMoved: number;
-  minorFaults: number;
-  anonRssBytes: number;
-  stagingBytes: number;
-}
-
 /** Measures every sweep. */
 export async function measureScale(options: ScaleBenchOptions = {}) {
   const largest = options.sizeBytes ?? TiB;
@@ -168,12 +152,12 @@ export async function measureScale(options: ScaleBenchOptions = {}) {
     log(`sparse 16 GiB, ${count} tensors: open ${tensorSweep.at(-1)!.openMs.toFixed(2)} ms, plan ${tensorSweep.at(-1)!.planMs.toFixed(2)} ms`);
   }
 
-  const passes: PassSample[] = [];
+  const passes: (EmulatedPass & { bytes: number })[] = [];
   for (const bytes of sizes.filter((b) => b <= 64 * GiB)) {
     const m = sparseModel(work, bytes, 1000);
     // An eighth of the model, at most 4 GiB: the emulated device's memory is this machine's.
     const budgetMb = Math.min(4096, Math.floor(m.bytes / 8 / MiB));
-    passes.push({ bytes: m.bytes, budgetMb, ...runChild<Omit<PassSample, 'bytes' | 'budgetMb'>>(passChild, [m.folder, String(budgetMb)]) });
+    passes.push({ bytes: m.bytes, ...measureEmulatedPass(m.folder, budgetMb) });
     log(`emulated pass over ${size(m.bytes)} (budget ${budgetMb} MiB): ${passes.at(-1)!.passMs.toFixed(0)} ms, memcpy ${passes.at(-1)!.memcpyMs.toFixed(0)} ms, modelled ${passes.at(-1)!.modelledMs.toFixed(0)} ms`);
   }
 
@@ -228,12 +212,6 @@ type ScaleSamples = Awaited<ReturnType<typeof measureScale>>;
 /** The result: slopes, ratios, the targets checked. */
 export function scaleResult({ runs, bytesSweep, tensorSweep, passes, real }: ScaleSamples) {
   const slope = (rows: { x: number; y: number }[]) => logLogSlope(rows.map((r) => [r.x, r.y]));
-  const passRows = passes.map((p) => ({
-    ...p,
-    passVsBound: p.passMs / Math.max(p.modelledMs, p.memcpyMs),
-    faultsPerPage: p.minorFaults / Math.max(1, p.bytesMoved / 4096),
-    anonOverBudget: p.anonRssBytes / (p.budgetMb * MiB + p.stagingBytes + 64 * MiB),
-  }));
   const realRows = real.map((r) => ({ ...r, pack: r.packMs / r.writeMs, verify: r.verifyMs / r.readMs, convert: r.convertMs / r.copyMs }));
   const at8000 = tensorSweep.find((t) => t.tensors === 8000);
   const figures = {
@@ -244,19 +222,19 @@ export function scaleResult({ runs, bytesSweep, tensorSweep, passes, real }: Sca
     open8000Ms: at8000?.openMs ?? NaN,
     plan8000Ms: at8000?.planMs ?? NaN,
     largestCompletes: bytesSweep.some((r) => r.bytes >= TiB * 0.99) ? 1 : 0,
-    passVsBound: Math.max(...passRows.map((p) => p.passVsBound)),
-    faultsPerPage: Math.max(...passRows.map((p) => p.faultsPerPage)),
-    anonOverBudget: Math.max(...passRows.map((p) => p.anonOverBudget)),
+    passVsBound: Math.max(...passes.map((p) => p.passVsBound)),
+    faultsPerPage: Math.max(...passes.map((p) => p.faultsPerPage)),
+    anonOverBudget: Math.max(...passes.map((p) => p.anonOverBudget)),
     byteStepVsBaseline: Math.max(...realRows.flatMap((r) => [r.pack, r.verify, r.convert])),
   };
   const checks = Object.fromEntries(Object.entries(SCALE_TARGETS).map(([k, t]) => [k, { value: figures[k as keyof typeof figures], met: meets(t, figures[k as keyof typeof figures]) }])) as Record<keyof typeof SCALE_TARGETS, { value: number; met: boolean }>;
   const slopes = {
-    pass: slope(passRows.map((p) => ({ x: p.bytes, y: p.passMs }))),
+    pass: slope(passes.map((p) => ({ x: p.bytes, y: p.passMs }))),
     pack: slope(realRows.map((r) => ({ x: r.bytes, y: r.packMs }))),
     verify: slope(realRows.map((r) => ({ x: r.bytes, y: r.verifyMs }))),
     convert: slope(realRows.map((r) => ({ x: r.bytes, y: r.convertMs }))),
   };
-  return { benchmark: 'scale', machine: machine(), runs, bytesSweep, tensorSweep, passes: passRows, real: realRows, figures, slopes, checks };
+  return { benchmark: 'scale', machine: machine(), runs, bytesSweep, tensorSweep, passes, real: realRows, figures, slopes, checks };
 }
 
 export type ScaleResult = ReturnType<typeof scaleResult>;
@@ -358,7 +336,7 @@ ${mdTable(['model', 'tensors', 'shards', 'open + catalog ms', 'plan ms'], tensor
 
 ## One emulated offload pass
 
-Each in a child process (tools/src/bench/scale-child.ts): the runtime on the
+Each in a child process (tools/src/bench/emulated-pass-child.ts): the runtime on the
 emulated CUDA runtime (25 GB/s, no compute modelled) with a budget of an eighth
 of the model (at most 4 GiB), two passes to warm up, one measured; then a plain
 copy of the same number of bytes out of the same mapping in the same child.
@@ -366,7 +344,7 @@ Minor faults and anonymous RSS (\`RssAnon\`: not the file's page cache) are the
 child's own.
 
 ${mdTable(['model', 'budget MiB', 'moved', 'pass ms', 'modelled ms', 'memcpy ms', 'pass / max', 'minor faults', 'per page moved', 'anon RSS MiB', 'bound MiB'],
-    passes.map((p) => [size(p.bytes), p.budgetMb, size(p.bytesMoved), f(p.passMs, 0), f(p.modelledMs, 0), f(p.memcpyMs, 0), f(p.passVsBound), p.minorFaults, `${f(p.faultsPerPage * 100, 3)}%`, f(p.anonRssBytes / MiB, 0), f((p.budgetMb * MiB + p.stagingBytes + 64 * MiB) / MiB, 0)]))}
+    passes.map((p) => [size(p.bytes), p.budgetMb, size(p.bytesMoved), f(p.passMs, 0), f(p.modelledMs, 0), f(p.memcpyMs, 0), f(p.passVsBound), p.minorFaults, `${f(p.faultsPerPage * 100, 3)}%`, f(p.anonRssBytes / MiB, 0), f(p.boundBytes / MiB, 0)]))}
 
 ## Steps that read or write every byte (real data)
 

@@ -5,7 +5,7 @@
  * warm up, then one pass is measured. Then, in the same process, a plain
  * copy of the same number of bytes from the same mapping into one reused
  * buffer (the memcpy baseline, the second of two copies).
- * Prints {passMs, modelledMs, bytesMoved, minorFaults, anonRssBytes, stagingBytes, memcpyMs}.
+ * Prints an EmulatedPassSample (emulated-pass.ts).
  * @module
  */
 import { readFileSync } from 'node:fs';
