@@ -246,7 +246,7 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
 
 /** What each byte-proportional step does beyond its baseline's copy. */
 const STEP_WORK = {
-  pack: 'Pack also transforms every weight (the f32-gemm packer runs at about half of memcpy, docs/bench/xnnpack.md) and checksums it, then syncs a trailer twice.',
+  pack: 'Pack also transforms every weight (the f32-gemm packer runs at about half of memcpy, docs/bench/xnnpack.md) and checksums it (XXH64), then syncs a trailer twice.',
   verify: 'Verify also hashes every byte (XXH64, about 8 GB/s per core here, on both cores).',
   convert: 'Convert also writes four shards and an index, each synced, and renames them into place.',
 } as const;
@@ -271,7 +271,7 @@ function scaleNotes(result: ScaleResult): string {
   const worstStep = real.flatMap((r) => [['pack', r.pack, r.bytes], ['verify', r.verify, r.bytes], ['convert', r.convert, r.bytes]] as const).reduce((a, x) => (x[1] > a[1] ? x : a));
   lines.push(checks.byteStepVsBaseline.met
     ? `Pack, verify and convert stay within ${f(checks.byteStepVsBaseline.value)}x of their plain baselines at every size.`
-    : `Missed: ${worstStep[0]} of ${size(worstStep[2])} took ${f(worstStep[1])}x its baseline (the same step at every size: ${real.map((r) => `${size(r.bytes)} ${f(worstStep[0] === 'pack' ? r.pack : worstStep[0] === 'verify' ? r.verify : r.convert)}x`).join(', ')}). ${STEP_WORK[worstStep[0]]} Where the disk is the slower part (the larger models) the step keeps pace with its baseline; where the page cache absorbs the writes, the work beyond copying shows, and this shared disk's speed varies from one second to the next (the better of two runs of each is kept).`);
+    : `Missed: ${worstStep[0]} of ${size(worstStep[2])} took ${f(worstStep[1])}x its baseline (the same step at every size: ${real.map((r) => `${size(r.bytes)} ${f(worstStep[0] === 'pack' ? r.pack : worstStep[0] === 'verify' ? r.verify : r.convert)}x`).join(', ')}). ${STEP_WORK[worstStep[0]]} That work runs between the writes, not beside them, so it adds to the write time; and this shared disk's speed varies from one run to the next (the better of two runs of each is kept).`);
   lines.push(checks.largestCompletes.met ? `The ${size(bytesSweep.at(-1)!.bytes)} model opened and planned in ${f(bytesSweep.at(-1)!.openMs)} + ${f(bytesSweep.at(-1)!.planMs)} ms.` : 'Missed: the sweep did not reach 1 TiB (run with the default --size).');
   return lines.join('\n\n');
 }

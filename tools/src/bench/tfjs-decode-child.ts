@@ -7,9 +7,12 @@
  *   weightkit   dequantize()'s own output (prefaulted, not zeroed first)
  *   write       Float32Array.fill of the warm array: memory bandwidth, the floor
  *   fresh write new Float32Array(n).fill(): the first-touch cost alone
- * Prints {values, kinds: [{kind, decodeNs, lazyNs, weightkitNs}], writeNs, freshWriteNs} (ns per value, medians).
+ * and, for weightkit's output, the share of it the kernel backed with 2 MiB
+ * pages (AnonHugePages of smaps_rollup while one is held).
+ * Prints {values, kinds: [{kind, decodeNs, lazyNs, weightkitNs, hugeShare}], writeNs, freshWriteNs} (ns per value, medians).
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { dequantize, type Quantization } from '@weightkit/core';
 import { median } from './stats.js';
@@ -42,6 +45,12 @@ for (let i = 0; i < raw.length; i += 2) {
 }
 
 let keep: unknown;
+
+/** Anonymous memory on 2 MiB pages, bytes. */
+function anonHugeBytes(): number {
+  const m = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
 const rows = kinds.map(({ kind, q, dtype }) => {
   const src = raw.subarray(0, q.storedDtype === 'uint8' ? n : 2 * n);
   const warm = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
@@ -49,7 +58,11 @@ const rows = kinds.map(({ kind, q, dtype }) => {
   const decodeNs = time(() => dequantize(src, q, dtype, warm));
   const lazyNs = time(() => (keep = dequantize(src, q, dtype, dtype === 'int32' ? new Int32Array(n) : new Float32Array(n))));
   const weightkitNs = time(() => (keep = dequantize(src, q, dtype)));
-  return { kind, decodeNs, lazyNs, weightkitNs };
+  keep = undefined;
+  const before = anonHugeBytes();
+  keep = dequantize(src, q, dtype);
+  const hugeShare = Math.min(1, Math.max(0, anonHugeBytes() - before) / (4 * n));
+  return { kind, decodeNs, lazyNs, weightkitNs, hugeShare };
 });
 const warm = new Float32Array(n);
 warm.fill(1);

@@ -34,7 +34,7 @@ interface ChildResult {
 /** One decoded value's cost in parts (tfjs-decode-child.ts), ns per value. */
 interface DecodeParts {
   values: number;
-  kinds: { kind: string; decodeNs: number; lazyNs: number; weightkitNs: number }[];
+  kinds: { kind: string; decodeNs: number; lazyNs: number; weightkitNs: number; hugeShare: number }[];
   writeNs: number;
   freshWriteNs: number;
 }
@@ -224,8 +224,13 @@ output, so a new array is always fresh memory) ${runs} times; ns per value, medi
   writes every value), its pages faulted in by one \`MADV_POPULATE_WRITE\` on transparent huge
   pages (\`MADV_HUGEPAGE\` for arrays of 4 MiB and more; packages/core/src/decode-output.ts).
 
-${mdTable(['kind', 'decode', 'new zeroed array', 'of which first touch', "weightkit's output", 'of which first touch'],
-    result.decode.kinds.map((k) => [k.kind, f(k.decodeNs), f(k.lazyNs), f(k.firstTouchLazyNs), f(k.weightkitNs), f(k.firstTouchWeightkitNs)]))}
+${mdTable(['kind', 'decode', 'new zeroed array', 'of which first touch', "weightkit's output", 'of which first touch', 'on 2 MiB pages'],
+    result.decode.kinds.map((k) => [k.kind, f(k.decodeNs), f(k.lazyNs), f(k.firstTouchLazyNs), f(k.weightkitNs), f(k.firstTouchWeightkitNs), `${(k.hugeShare * 100).toFixed(0)}%`]))}
+
+The huge pages are what makes the prefaulted output cheap: where the kernel has
+no free 2 MiB block at that moment (memory full of page cache, fragmented), it
+backs the array with 4 KiB pages, and prefaulting then saves only the fault
+traps (the last column says how much of one output it got).
 
 For scale, on the same machine in the same child: writing 4 bytes per value into
 an array already written costs ${f(result.decode.writeNs)} ns (\`fill\`, memory bandwidth), into a new

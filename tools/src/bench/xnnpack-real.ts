@@ -178,8 +178,8 @@ ${mdTable(['measure', 'result', 'target'], [
     ['operator creation, warm (weightkit maps the file) / XNNPACK\'s own in-memory cache', `${pct(r.ratios.warmOverXnnpackCache)} (${r.createMs.weightkitWarm.toFixed(2)} ms vs ${r.createMs.xnnpackCache.toFixed(0)} ms)`, '<= 2%'],
     ['private dirty bytes after creation, warm / packed bytes', `${pct(r.ratios.warmDirtyOverPacked)} (${(r.privateDirtyBytes.weightkitWarm / 1024).toFixed(0)} KiB)`, '<= 1%'],
     ['warm: look-ups that hit / reserve calls', `${pct(r.warmHitRate)} / ${r.warmReserves}`, '100% / 0'],
-    ['warm creation + first inference / the faster first inference of a process with its packed weights in its heap', `${r.ratios.warmReadyFirstOverHeapFirst.toFixed(2)}x${r.ratios.warmReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ' — missed'}`, '<= 1.5x'],
-    ['... with populate (pages read in at open, counted in creation)', `${r.ratios.populatedReadyFirstOverHeapFirst.toFixed(2)}x${r.ratios.populatedReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ' — missed'}`, '<= 1.5x'],
+    ['warm creation + first inference / the faster first inference of a process with its packed weights in its heap', `${r.ratios.warmReadyFirstOverHeapFirst.toFixed(3)}x${r.ratios.warmReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ' — missed'}`, '<= 1.5x'],
+    ['... with populate (pages read in at open, counted in creation)', `${r.ratios.populatedReadyFirstOverHeapFirst.toFixed(3)}x${r.ratios.populatedReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ' — missed'}`, '<= 1.5x'],
     ['outputs of every process, every provider', r.outputsIdentical ? 'bit-identical' : 'DIFFER', 'bit-identical'],
   ])}
 
@@ -207,7 +207,7 @@ smaps). So the writer starts each region of 2 MiB and more on a 2 MiB boundary
 of the file (the gap is a hole; packages/xnnpack-cache/native/src/region_writer.hpp):
 the page cache it leaves holds the packed weights in 2 MiB folios, and a warm
 process maps them 2 MiB at a time. With that, warm creation + first inference is
-${r.ratios.warmReadyFirstOverHeapFirst.toFixed(2)}x the heap process's first inference${r.ratios.warmReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ` (target ${r.targets.readyFirstOverHeapFirst}x missed)`}; the warm first inference
+${r.ratios.warmReadyFirstOverHeapFirst.toFixed(3)}x the heap process's first inference${r.ratios.warmReadyFirstOverHeapFirst <= r.targets.readyFirstOverHeapFirst ? '' : ` (target ${r.targets.readyFirstOverHeapFirst}x missed)`}; the warm first inference
 is still ${(r.firstInferenceMs.weightkitWarm - r.laterInferenceMs.weightkitWarm).toFixed(1)} ms over its later ones, with populate too, so it is neither faults nor
 page-table entries; what it is has not been measured further (this virtual
 machine exposes no hardware counters to \`perf\`).
