@@ -153,9 +153,10 @@ function emulatedPassMarkdown(p: EmulatedPass): string {
     [EMULATED_PASS_TARGETS[k].label, `${meets(EMULATED_PASS_TARGETS[k], p[k]) ? 'yes' : 'no'} (${shown})`, targetText(EMULATED_PASS_TARGETS[k])];
   return `## The emulated device's own cost
 
-One pass at the floor (${p.budgetMb} MiB) in a child process of its own
-(tools/src/bench/emulated-pass-child.ts), after two to warm up; the memcpy
-baseline copies the same bytes out of the same mapping in the same child.
+Passes at the floor (${p.budgetMb} MiB) in a child process of its own
+(tools/src/bench/emulated-pass-child.ts): two to warm up, then three taking
+turns with a memcpy baseline that copies the same bytes out of the same mapping
+in the same child; medians.
 Models from 1 GiB to 64 GiB: [bench scale](scale.md).
 
 ${mdTable(['measure', 'result', 'target'], [

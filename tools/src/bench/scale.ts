@@ -302,9 +302,9 @@ models itself, sharded as the Hugging Face Hub shards them
 \`model.safetensors.index.json\`): bf16 snapshots whose shards are real headers
 over holes (a terabyte takes kilobytes of disk; reading it gives zeros), and
 float32 models of real data where a step writes what it reads. Times are
-medians of ${result.runs} runs after one unmeasured (open, plan), a single pass
-(the emulated pass, after two unmeasured), or the better of two runs (pack,
-verify, convert, each taking turns with its baseline).
+medians of ${result.runs} runs after one unmeasured (open, plan), medians of
+three passes after two unmeasured (the emulated pass), or the better of two
+runs (pack, verify, convert), each step taking turns with its baseline.
 Slopes are least-squares fits of log(time) against log(size): 0 is flat, 1 is
 linear.
 
@@ -338,8 +338,9 @@ ${mdTable(['model', 'tensors', 'shards', 'open + catalog ms', 'plan ms'], tensor
 
 Each in a child process (tools/src/bench/emulated-pass-child.ts): the runtime on the
 emulated CUDA runtime (25 GB/s, no compute modelled) with a budget of an eighth
-of the model (at most 4 GiB), two passes to warm up, one measured; then a plain
-copy of the same number of bytes out of the same mapping in the same child.
+of the model (at most 4 GiB), two passes to warm up, then three passes taking
+turns with a plain copy of the same number of bytes out of the same mapping in
+the same child (medians of each).
 Minor faults and anonymous RSS (\`RssAnon\`: not the file's page cache) are the
 child's own.
 
