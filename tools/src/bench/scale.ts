@@ -266,6 +266,11 @@ function scaleNotes(result: ScaleResult): string {
   }
   const worstPass = passes.reduce((a, p) => (p.passVsBound > a.passVsBound ? p : a), passes[0]!);
   if (worstPass) {
+    if (!checks.faultsPerPage.met) {
+      const worstFaults = passes.reduce((a, p) => (p.faultsPerPage > a.faultsPerPage ? p : a), passes[0]!);
+      const cached = passes.filter((p) => p.bytes < worstFaults.bytes);
+      lines.push(`Missed: ${f(worstFaults.faultsPerPage * 100, 3)}% of the pages moved faulted at ${size(worstFaults.bytes)}. That model does not fit this machine's page cache, so every pass reads its pages back from the file; the runtime maps it with MADV_HUGEPAGE (one fault per 2 MiB folio), but under that memory pressure the kernel does not always find free 2 MiB blocks and falls back to 4 KiB folios, 16 pages a fault. The pool itself faults in nothing${cached.length ? `: the models that stay cached fault at most ${f(Math.max(...cached.map((p) => p.faultsPerPage)) * 100, 3)}%` : ''}.`);
+    }
     lines.push(`The emulated pass: at worst ${f(worstPass.passVsBound)}x max(modelled, memcpy) (${size(worstPass.bytes)}), ${f(checks.faultsPerPage.value * 100, 3)}% minor faults per page moved and anonymous RSS at most ${f(checks.anonOverBudget.value)}x budget + staging + 64 MiB: the emulated pool keeps what it reserved, so a steady pass faults in no fresh pages. Models larger than this machine's page cache (24 GiB) read their source pages from the file again on every pass, in the pass and in the memcpy baseline alike.`);
   }
   const worstStep = real.flatMap((r) => [['pack', r.pack, r.bytes], ['verify', r.verify, r.bytes], ['convert', r.convert, r.bytes]] as const).reduce((a, x) => (x[1] > a[1] ? x : a));
