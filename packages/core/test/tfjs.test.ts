@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -181,6 +181,25 @@ describe('hostile manifests are refused in linear time with bounded messages (is
       expect(e).toBeInstanceOf(WeightkitError);
       expect(e!.message.length).toBeLessThan(400);
     }
+  });
+});
+
+describe('the folder of a manifest named through links or ".." (issue 21: resolved without a second realpath)', () => {
+  it('opens it as realpath would resolve it: the same tensors, the same bytes', async () => {
+    const real = join(dir, 'paths-real');
+    mkdirSync(join(real, 'sub'), { recursive: true });
+    for (const f of ['tiny_face_detector_model-weights_manifest.json', 'tiny_face_detector_model.bin']) copyFileSync(join(modelDir, f), join(real, f));
+    symlinkSync(real, join(dir, 'paths-link'));
+    const name = 'tiny_face_detector_model-weights_manifest.json';
+    const reference = await openNamedDataMap(join(real, name));
+    const first = reference.keys()[0]!;
+    for (const path of [join(dir, 'paths-link', name), join(real, 'sub', '..', name), join(dir, 'paths-link', 'sub', '..', name)]) {
+      const map = await openNamedDataMap(path);
+      expect(map.keys(), path).toEqual(reference.keys());
+      expect(Buffer.from(map.bytes(first)).equals(Buffer.from(reference.bytes(first))), path).toBe(true);
+      map.close();
+    }
+    reference.close();
   });
 });
 
