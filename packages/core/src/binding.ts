@@ -48,8 +48,8 @@ interface CoreAddon extends AddonBase {
   openMappingSync(path: string, options?: MapOptions): NativeMapping;
   /** TF.js quantized values of `src` into `dst` (as many values as dst holds). */
   dequantize(kind: 'uint8' | 'uint16' | 'float16', src: Uint8Array, dst: Float32Array | Int32Array, scale: number, min: number): void;
-  /** Faults in the whole pages of a fresh array for writing (huge pages from 4 MiB); what took effect. */
-  prefaultForWrite(array: Float32Array | Int32Array): { hugePages: boolean; populated: boolean };
+  /** Faults in the whole pages of a fresh array for writing (huge pages from 4 MiB), best effort. */
+  prefaultForWrite(array: Float32Array | Int32Array): void;
   readonly pageSize: number;
   /** An exclusive writer's lock in `lockFile` (kept until release() or exit); WK_LOCKED names `what` when taken. */
   lockPath(lockFile: string, what: string): { release(): void };

@@ -45,11 +45,9 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
 Napi::Value prefault_for_write(const Napi::CallbackInfo& info) {
   wn::Args args(info, "prefaultForWrite(array)");
   const Napi::TypedArray array = args.typed_array(0, "array");
-  const platform::Prefault done = platform::prefault_for_write(wn::typed_bytes(array), array.ByteLength());
-  Napi::Object result = Napi::Object::New(info.Env());
-  result.Set("hugePages", done.huge_pages);
-  result.Set("populated", done.populated);
-  return result;
+  // Best effort by design: what took effect is seen in smaps (bench tfjs), not needed here.
+  (void)platform::prefault_for_write(wn::typed_bytes(array), array.ByteLength());
+  return info.Env().Undefined();
 }
 
 }  // namespace weightkit::core_addon
